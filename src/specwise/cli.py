@@ -62,6 +62,39 @@ def demo(
         _fail(exc)
 
 
+@app.command()
+def bench(
+    url: Annotated[str, typer.Option(help="server base URL, e.g. http://127.0.0.1:8000")],
+    model: Annotated[str, typer.Option(help="model name to send in requests")],
+    workload: Annotated[Path, typer.Option(help="JSONL of OpenAI chat requests, one a line")],
+    out: Annotated[Path, typer.Option(help="directory for requests.jsonl and summary.json")],
+    concurrency: Annotated[int | None, typer.Option(min=1, help="requests in flight")] = 1,
+    rate: Annotated[float | None, typer.Option(help="req/s, open loop")] = None,
+    arrival: Annotated[str, typer.Option(help="poisson | constant (with --rate)")] = "poisson",
+    temperature: Annotated[float | None, typer.Option()] = None,
+    max_tokens: Annotated[int | None, typer.Option(min=1)] = None,
+    num_requests: Annotated[int | None, typer.Option(min=1, help="default: the workload")] = None,
+    duration: Annotated[float | None, typer.Option(help="stop issuing after S seconds")] = None,
+    warmup: Annotated[int, typer.Option(min=0, help="unmeasured requests first")] = 0,
+    max_errors: Annotated[int | None, typer.Option(min=1, help="stop early after N")] = None,
+    api: Annotated[str, typer.Option(help="chat | completions")] = "chat",
+    api_key_env: Annotated[str | None, typer.Option(help="env var NAME")] = None,
+    tokenizer: Annotated[str | None, typer.Option(help="fallback token counter (HF dir)")] = None,
+    extra: Annotated[str | None, typer.Option(help='JSON params, e.g. {"ignore_eos":true}')] = None,
+    slo_ttft_ms: Annotated[float | None, typer.Option(help="goodput SLO on TTFT")] = None,
+    slo_tpot_ms: Annotated[float | None, typer.Option(help="goodput SLO on TPOT")] = None,
+    seed: Annotated[int, typer.Option()] = 0,
+):
+    """Measure one server with a workload: latency, throughput, acceptance."""
+    values = dict(locals())
+    from specwise.bench.run import options_from_cli, run_bench
+
+    try:
+        run_bench(options_from_cli(**values))
+    except SpecwiseError as exc:
+        _fail(exc)
+
+
 def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run `finally` blocks: stop servers
     app()

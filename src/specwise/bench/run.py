@@ -1,0 +1,312 @@
+"""`specwise bench`: drive one server with a workload, then write and print what was measured.
+
+`measure` is the programmatic entry (the sweep calls it per arm × concurrency × temperature);
+`run_bench` is the command: it loads the workload and the API key, calls `measure`, writes
+OUT/requests.jsonl (one record per measured request, appended as each finishes, so nothing
+measured is lost on Ctrl-C) and OUT/summary.json, and prints a table.
+The API key is read from the environment variable *named* by the user and sent as a Bearer
+token; it is never stored: summary.json holds only the variable's name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import platform
+import time
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from rich.console import Console
+from rich.table import Table
+
+import specwise
+from specwise.bench import client, metrics
+from specwise.bench.client import Api, RequestRecord, TokenCounter
+from specwise.bench.loadgen import Arrival, LoadSpec, generate_load
+from specwise.errors import SpecwiseError
+from specwise.servers.prometheus import Acceptance, acceptance_between, snapshot
+from specwise.workloads.loaders import WorkloadRequest, load_jsonl
+
+
+@dataclass
+class Measurement:
+    """Everything one measured run produced."""
+
+    records: list[RequestRecord]
+    warmup: list[RequestRecord]
+    acceptance: Acceptance | None  # from /metrics counters, after warm-up → after the last request
+    acceptance_note: str | None
+    summary: dict[str, Any]
+    stop_reason: str
+
+
+@dataclass
+class BenchOptions:
+    """The options of `specwise bench` (all recorded in summary.json, never the key itself)."""
+
+    url: str
+    model: str
+    workload: Path
+    out: Path
+    api: Api = "chat"
+    concurrency: int | None = 1
+    rate: float | None = None
+    arrival: Arrival = "poisson"
+    temperature: float | None = None
+    max_tokens: int | None = None
+    num_requests: int | None = None
+    duration_s: float | None = None
+    warmup: int = 0
+    max_errors: int | None = None
+    seed: int = 0
+    api_key_env: str | None = None
+    tokenizer: str | None = None
+    extra_params: dict[str, Any] = field(default_factory=dict)
+    slo_ttft_ms: float | None = None
+    slo_tpot_ms: float | None = None
+    timeout_s: float = 600.0
+    idle_timeout_s: float = 120.0
+    continuous_usage: bool = True
+    arm: str | None = None
+
+
+async def _snapshot(base_url: str, api_key: str | None) -> tuple[Any, str | None]:
+    """Spec-decode counters now, or (None, why not)."""
+    try:
+        counters = await asyncio.to_thread(snapshot, base_url, api_key)
+    except SpecwiseError as exc:
+        return None, str(exc)
+    return counters, None if counters is not None else "the server exports no spec-decode counters"
+
+
+async def measure(
+    base_url: str,
+    model: str,
+    requests: list[WorkloadRequest],
+    load: LoadSpec,
+    params: dict[str, Any],
+    *,
+    api: Api = "chat",
+    api_key: str | None = None,
+    arm: str | None = None,
+    counter: TokenCounter | None = None,
+    continuous_usage: bool = True,
+    timeout_s: float | None = 600.0,
+    idle_timeout_s: float | None = 120.0,
+    slo_ttft_s: float | None = None,
+    slo_tpot_s: float | None = None,
+    sink: IO[str] | None = None,
+    progress: bool = True,
+) -> Measurement:
+    """Warm up, snapshot counters, send the measured requests, snapshot again, summarize.
+
+    `params` are sampling parameters passed through verbatim (temperature, max_tokens, seed,
+    ignore_eos, …). Each measured record is also written to `sink` as one JSON line.
+    """
+    base_url = base_url.rstrip("/")
+    headers = client.auth_headers(api_key)
+    timeout = client.request_timeout(timeout_s, idle_timeout_s)
+    state: dict[str, Any] = {"measuring": False, "before": None, "note": None}
+    limit = max(load.concurrency or 0, 100)
+
+    async with client.make_session(limit) as session:
+
+        async def send(request: WorkloadRequest, index: int) -> RequestRecord:
+            body = client.build_body(request, model, params, api, continuous_usage)
+            record = await client.send(
+                session, base_url, body, request.id, api, headers, counter, timeout
+            )
+            record.arm = arm
+            record.extra["index"] = index
+            if state["measuring"] and sink is not None:
+                sink.write(json.dumps(record.to_dict()) + "\n")
+                sink.flush()
+            return record
+
+        async def after_warmup() -> None:
+            state["before"], state["note"] = await _snapshot(base_url, api_key)
+            state["measuring"] = True
+
+        result = await generate_load(requests, send, load, after_warmup, progress)
+    after, note_after = await _snapshot(base_url, api_key)
+    acceptance = acceptance_between(state["before"], after)
+    return Measurement(
+        records=result.measured,
+        warmup=result.warmup,
+        acceptance=acceptance,
+        acceptance_note=None if acceptance else (state["note"] or note_after),
+        summary=metrics.summarize(result.measured, slo_ttft_s, slo_tpot_s),
+        stop_reason=result.stop_reason,
+    )
+
+
+def sampling_params(options: BenchOptions) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    if options.temperature is not None:
+        params["temperature"] = options.temperature
+    if options.max_tokens is not None:
+        params["max_tokens"] = options.max_tokens
+    return params | options.extra_params
+
+
+def api_key_from_env(name: str | None) -> str | None:
+    import os
+
+    if not name:
+        return None
+    key = os.environ.get(name)
+    if not key:
+        raise SpecwiseError(f"${name} is not set; export {name}=<your API key> and run again.")
+    return key
+
+
+def server_version(base_url: str, api_key: str | None) -> str | None:
+    """vLLM's GET /version, or None where the server has no such route."""
+    request = urllib.request.Request(base_url.rstrip("/") + "/version")
+    if api_key:
+        request.add_header("Authorization", f"Bearer {api_key}")
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return str(json.loads(response.read()).get("version"))
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def load_spec(options: BenchOptions, workload_size: int) -> LoadSpec:
+    num = options.num_requests
+    if num is None and options.duration_s is None:
+        num = workload_size
+    try:
+        return LoadSpec(
+            concurrency=options.concurrency,
+            rate=options.rate,
+            arrival=options.arrival,
+            num_requests=num,
+            duration_s=options.duration_s,
+            warmup=options.warmup,
+            max_errors=options.max_errors,
+            seed=options.seed,
+        )
+    except ValueError as exc:
+        raise SpecwiseError(f"Invalid load options: {exc}.") from None
+
+
+def run_bench(options: BenchOptions) -> Measurement:
+    """The `specwise bench` command: measure, write requests.jsonl + summary.json, print."""
+    requests = load_jsonl(options.workload)
+    api_key = api_key_from_env(options.api_key_env)
+    spec = load_spec(options, len(requests))
+    counter = client.load_token_counter(options.tokenizer) if options.tokenizer else None
+    version = server_version(options.url, api_key)
+    options.out.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    with (options.out / "requests.jsonl").open("w") as sink:
+        m = asyncio.run(
+            measure(
+                options.url,
+                options.model,
+                requests,
+                spec,
+                sampling_params(options),
+                api=options.api,
+                api_key=api_key,
+                arm=options.arm,
+                counter=counter,
+                continuous_usage=options.continuous_usage,
+                timeout_s=options.timeout_s,
+                idle_timeout_s=options.idle_timeout_s,
+                slo_ttft_s=None if options.slo_ttft_ms is None else options.slo_ttft_ms / 1e3,
+                slo_tpot_s=None if options.slo_tpot_ms is None else options.slo_tpot_ms / 1e3,
+                sink=sink,
+            )
+        )
+    summary = summary_document(options, m, started, version)
+    (options.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    Console().print(results_table(m, options))
+    if m.summary["successful"] == 0:
+        raise SpecwiseError(
+            f"All {m.summary['requests']} measured requests failed "
+            f"({m.summary['failures_by_kind']}); see {options.out / 'requests.jsonl'} and check "
+            "the URL, model name and server log."
+        )
+    return m
+
+
+def summary_document(
+    options: BenchOptions, m: Measurement, started: float, version: str | None
+) -> dict[str, Any]:
+    params = asdict(options) | {"workload": str(options.workload), "out": str(options.out)}
+    return {
+        "specwise_version": specwise.__version__,
+        "server_version": version,
+        "started_at": started,
+        "finished_at": time.time(),
+        "host": platform.node(),
+        "parameters": params,
+        "stop_reason": m.stop_reason,
+        "warmup_requests": len(m.warmup),
+        "metrics": m.summary,
+        "acceptance": m.acceptance.to_dict() if m.acceptance else None,
+        "acceptance_note": m.acceptance_note,
+    }
+
+
+def _ms(s: dict[str, float] | None, key: str) -> str:
+    return "n/a" if not s else f"{s[key] * 1e3:.1f}"
+
+
+def _num(value: float | None, spec: str = ".2f") -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def results_table(m: Measurement, options: BenchOptions) -> Table:
+    s = m.summary
+    table = Table(title=f"specwise bench · {options.model} · {options.url}")
+    table.add_column("metric")
+    for col in ("mean", "median", "p90", "p99"):
+        table.add_column(col, justify="right")
+    for name, key in (("TTFT ms", "ttft_s"), ("TPOT ms", "tpot_s"), ("ITL ms", "itl_s")):
+        table.add_row(name, *(_ms(s[key], c) for c in ("mean", "median", "p90", "p99")))
+    table.add_row("E2E ms", *(_ms(s["e2e_s"], c) for c in ("mean", "median", "p90", "p99")))
+    table.add_section()
+    ok = f"{s['successful']}/{s['requests']}"
+    table.add_row("requests ok", ok, "", "", str(s["failures_by_kind"] or ""))
+    table.add_row("output tok/s", _num(s["output_tokens_per_s"], ".1f"))
+    table.add_row("requests/s", _num(s["requests_per_s"], ".3f"))
+    if s["goodput_requests_per_s"] is not None:
+        table.add_row("goodput req/s", _num(s["goodput_requests_per_s"], ".3f"))
+    table.add_row("tokens counted by", str(s["token_sources"]))
+    a = m.acceptance
+    if a is not None:
+        table.add_row("acceptance rate", _num(a.acceptance_rate, ".3f"))
+        table.add_row("acceptance length", _num(a.mean_acceptance_length, ".3f"))
+        table.add_row("tokens/step (all)", _num(a.tokens_per_step, ".3f"))
+    else:
+        table.add_row("acceptance", "n/a", "", "", m.acceptance_note or "")
+    pra = s["per_request_acceptance"]
+    if pra["source"] == "proxy_tokens_per_chunk" and pra["tokens_per_chunk"]:
+        tpc = pra["tokens_per_chunk"]
+        table.add_row("tokens/chunk (PROXY)", f"{tpc['mean']:.3f}", f"{tpc['median']:.3f}")
+    return table
+
+
+def options_from_cli(**cli: Any) -> BenchOptions:
+    """BenchOptions from the command's raw values: validates the choices and the extra JSON."""
+    if cli["api"] not in ("chat", "completions"):
+        raise SpecwiseError(f"--api {cli['api']!r} is unknown; use chat or completions.")
+    if cli["arrival"] not in ("poisson", "constant"):
+        raise SpecwiseError(f"--arrival {cli['arrival']!r} is unknown; use poisson or constant.")
+    extra = cli.pop("extra")
+    try:
+        extra_params = json.loads(extra) if extra else {}
+    except ValueError:
+        raise SpecwiseError(
+            "--extra is not valid JSON; pass an object like '{\"seed\": 1}'."
+        ) from None
+    if not isinstance(extra_params, dict):
+        raise SpecwiseError("--extra must be a JSON object like '{\"ignore_eos\": true}'.")
+    cli["duration_s"] = cli.pop("duration")
+    return BenchOptions(**cli, extra_params=extra_params)

@@ -1,0 +1,109 @@
+"""`specwise bench` end to end against the fake server in a separate process."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from fake_openai import FAKE_KEY
+from typer.testing import CliRunner
+
+from specwise.bench.client import RequestRecord
+from specwise.bench.loadgen import LoadSpec
+from specwise.bench.run import measure
+from specwise.cli import app
+from specwise.workloads.loaders import WorkloadRequest
+
+HERE = Path(__file__).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def fake_server():
+    """A fake OpenAI server process; yields (base_url, process)."""
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, str(HERE / "fake_openai.py"), str(port)])
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", proc
+    proc.kill()
+    proc.wait()
+
+
+def _workload(tmp_path: Path, n: int = 3) -> Path:
+    path = tmp_path / "w.jsonl"
+    rows = [{"id": f"q{i}", "messages": [{"role": "user", "content": f"hi {i}"}]} for i in range(n)]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    return path
+
+
+def test_bench_command_sends_the_key_and_never_writes_it(tmp_path, fake_server, monkeypatch):
+    url, _ = fake_server
+    monkeypatch.setenv("SPECWISE_TEST_KEY", FAKE_KEY)
+    out = tmp_path / "out"
+    args = ["bench", "--url", url, "--model", "auth", "--workload", str(_workload(tmp_path))]
+    args += ["--out", str(out), "--concurrency", "2", "--num-requests", "6", "--warmup", "2"]
+    args += ["--api-key-env", "SPECWISE_TEST_KEY", "--temperature", "0", "--max-tokens", "8"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert FAKE_KEY not in result.output
+    records = [json.loads(x) for x in (out / "requests.jsonl").read_text().splitlines()]
+    assert len(records) == 6 and all(r["ok"] for r in records)  # 401 unless the key was sent
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["parameters"]["api_key_env"] == "SPECWISE_TEST_KEY"
+    assert summary["warmup_requests"] == 2 and summary["metrics"]["successful"] == 6
+    # Two /metrics scrapes: after warm-up (10, 30, 10, 40) and after the run (20, 60, 20, 80).
+    assert summary["acceptance"]["acceptance_rate"] == pytest.approx(10 / 30)
+    assert summary["acceptance"]["mean_acceptance_length"] == pytest.approx(2.0)
+    for path in out.rglob("*"):
+        assert FAKE_KEY not in path.read_text(), path
+
+
+def test_missing_key_variable_is_one_clear_error(tmp_path, monkeypatch):
+    monkeypatch.delenv("SPECWISE_NOPE", raising=False)
+    args = ["bench", "--url", "http://127.0.0.1:9", "--model", "m", "--workload"]
+    args += [
+        str(_workload(tmp_path)),
+        "--out",
+        str(tmp_path / "o"),
+        "--api-key-env",
+        "SPECWISE_NOPE",
+    ]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2 and "SPECWISE_NOPE" in result.output
+
+
+def test_killed_server_gives_failed_records_not_a_hang(fake_server):
+    url, proc = fake_server
+    requests = [WorkloadRequest(id="q", messages=[{"role": "user", "content": "hi"}])]
+    threading.Timer(0.5, proc.kill).start()
+    t0 = time.monotonic()
+    m = asyncio.run(
+        measure(url, "ok", requests, LoadSpec(concurrency=4, num_requests=400), {}, progress=False)
+    )
+    assert time.monotonic() - t0 < 30
+    assert len(m.records) == 400
+    ok = [r for r in m.records if r.ok]
+    failed = [r for r in m.records if not r.ok]
+    assert ok and failed
+    assert {r.error_kind for r in failed} <= {"connection", "malformed_sse"}
+    assert m.summary["failed"] == len(failed)
+    assert m.acceptance is None and m.acceptance_note  # /metrics died with the server
+    assert all(isinstance(r, RequestRecord) for r in m.records)
