@@ -15,6 +15,8 @@ from specwise.errors import SpecwiseError
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 models_app = typer.Typer(no_args_is_help=True, help="Prepare local target models.")
 app.add_typer(models_app, name="models")
+workload_app = typer.Typer(no_args_is_help=True, help="Generate and inspect workloads.")
+app.add_typer(workload_app, name="workload")
 err = Console(stderr=True)
 
 
@@ -91,6 +93,43 @@ def bench(
 
     try:
         run_bench(options_from_cli(**values))
+    except SpecwiseError as exc:
+        _fail(exc)
+
+
+@workload_app.command("commerce")
+def workload_commerce(
+    out: Annotated[Path, typer.Option(help="JSONL file to write")],
+    n: Annotated[int, typer.Option(min=1, help="number of requests")] = 200,
+    seed: Annotated[int, typer.Option()] = 1,
+    split: Annotated[str, typer.Option(help="all | train | eval (disjoint phrasings)")] = "all",
+    weights: Annotated[
+        str | None, typer.Option(help="e.g. search_params=0.35,tool_call=0.4,answer=0.25")
+    ] = None,
+    openai_tools: Annotated[bool, typer.Option(help="attach the OpenAI `tools` list")] = False,
+):
+    """Generate commerce-agent chat requests (search params, tool calls, answers)."""
+    from specwise.workloads.commerce import write_commerce
+
+    try:
+        print(write_commerce(out, n, seed, split, weights, openai_tools))
+    except SpecwiseError as exc:
+        _fail(exc)
+
+
+@workload_app.command("stats")
+def workload_stats(
+    file: Annotated[Path, typer.Argument(help="workload: .jsonl, .json (ShareGPT) or .txt")],
+    turns: Annotated[str, typer.Option(help="last | every assistant turn")] = "last",
+    tokenizer: Annotated[str, typer.Option(help="smollm2 or a HF model dir")] = "smollm2",
+    plot: Annotated[Path | None, typer.Option(help="histogram PNG path")] = None,
+    compare: Annotated[Path | None, typer.Option(help="another workload: overlap")] = None,
+):
+    """Requests, kinds, token-length percentiles, shared prefix, histogram (and overlap)."""
+    from specwise.workloads.stats import run_stats
+
+    try:
+        print(run_stats(file, turns, tokenizer, plot, compare))  # type: ignore[arg-type]
     except SpecwiseError as exc:
         _fail(exc)
 
