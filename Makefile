@@ -1,6 +1,7 @@
 # The two commands of the README. Both set up a fresh machine first (idempotent, see setup).
 VENV := .venv
 STAMP := $(VENV)/.specwise-setup
+LINTED := $(wildcard src tests benchmarks scripts)
 export HF_HUB_OFFLINE := 1
 
 .PHONY: setup demo test lint format
@@ -21,9 +22,9 @@ test: setup lint
 	$(VENV)/bin/pytest
 
 lint: setup
-	$(VENV)/bin/ruff check src tests benchmarks scripts
-	$(VENV)/bin/ruff format --check src tests benchmarks scripts
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
 
 format: setup
-	$(VENV)/bin/ruff format src tests benchmarks scripts
-	$(VENV)/bin/ruff check --fix src tests benchmarks scripts
+	$(VENV)/bin/ruff format $(LINTED)
+	$(VENV)/bin/ruff check --fix $(LINTED)
