@@ -17,6 +17,8 @@ models_app = typer.Typer(no_args_is_help=True, help="Prepare local target models
 app.add_typer(models_app, name="models")
 workload_app = typer.Typer(no_args_is_help=True, help="Generate and inspect workloads.")
 app.add_typer(workload_app, name="workload")
+draft_app = typer.Typer(no_args_is_help=True, help="Train, export and evaluate EAGLE-3 heads.")
+app.add_typer(draft_app, name="draft")
 err = Console(stderr=True)
 
 
@@ -130,6 +132,73 @@ def workload_stats(
 
     try:
         print(run_stats(file, turns, tokenizer, plot, compare))  # type: ignore[arg-type]
+    except SpecwiseError as exc:
+        _fail(exc)
+
+
+@draft_app.command("data")
+def draft_data(config: Annotated[Path, typer.Argument(help="draft build YAML")]):
+    """Regenerate answers with the target (vLLM), then write its hidden states (resumable)."""
+    from specwise.draft.build import run_data
+
+    try:
+        print(run_data(config))
+    except SpecwiseError as exc:
+        _fail(exc)
+
+
+@draft_app.command("train")
+def draft_train(
+    config: Annotated[Path, typer.Argument(help="draft build YAML")],
+    fresh: Annotated[bool, typer.Option(help="ignore checkpoints, start over")] = False,
+):
+    """Train the head with speculators (resumes from the last checkpoint unless --fresh)."""
+    from specwise.draft.build import run_train
+
+    try:
+        print(run_train(config, fresh))
+    except SpecwiseError as exc:
+        _fail(exc)
+
+
+@draft_app.command("export")
+def draft_export(
+    config: Annotated[Path, typer.Argument(help="draft build YAML")],
+    checkpoint: Annotated[Path | None, typer.Option(help="default: the last one")] = None,
+):
+    """Write the head in the format vLLM loads (no embedding copy) with its model card."""
+    from specwise.draft.build import run_export
+
+    try:
+        print(run_export(config, checkpoint))
+    except SpecwiseError as exc:
+        _fail(exc)
+
+
+@draft_app.command("eval")
+def draft_eval(
+    head: Annotated[Path, typer.Argument(help="head directory (speculators or research format)")],
+    data: Annotated[Path, typer.Option(help="held-out hidden-state dir from `draft data`")],
+    target: Annotated[str, typer.Option(help="smollm2 or a HF model dir")] = "smollm2",
+    k_max: Annotated[int, typer.Option(min=1)] = 6,
+    out: Annotated[Path | None, typer.Option(help="write the result as JSON")] = None,
+):
+    """Offline acceptance: chain drafting at T=0 on held-out answers, k = 1..k_max."""
+    from specwise.draft.build import run_eval
+
+    try:
+        run_eval(head, target, data, k_max, out)
+    except SpecwiseError as exc:
+        _fail(exc)
+
+
+@draft_app.command("build")
+def draft_build(config: Annotated[Path, typer.Argument(help="draft build YAML")]):
+    """data → train → export → offline eval, timed and resumable."""
+    from specwise.draft.build import build
+
+    try:
+        print(build(config))
     except SpecwiseError as exc:
         _fail(exc)
 
