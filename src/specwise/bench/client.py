@@ -10,6 +10,7 @@ offsets from the request start; `started_at` is a Unix time on a monotonic clock
 
 from __future__ import annotations
 
+import codecs
 import json
 import time
 from dataclasses import asdict, dataclass, field, fields
@@ -24,6 +25,8 @@ ENDPOINTS: dict[str, str] = {"chat": "/v1/chat/completions", "completions": "/v1
 # Error kinds a failed record can carry.
 HTTP_STATUS, TIMEOUT, CONNECTION = "http_status", "timeout", "connection"
 MALFORMED_SSE, EMPTY_OUTPUT, SERVER_ERROR = "malformed_sse", "empty_output", "server_error"
+# The C JSON scanner without json.loads' per-call wrappers: (object, end index) from a str.
+_scan = json.JSONDecoder().scan_once
 # perf_counter is monotonic but has no epoch: anchor it once so started_at reads as Unix time.
 _EPOCH = time.time() - time.perf_counter()
 
@@ -135,7 +138,8 @@ class _Stream:
 
     def __init__(self, started: float) -> None:
         self.started = started
-        self.buffer = b""
+        self.decoder = codecs.getincrementaldecoder("utf-8")()
+        self.buffer = ""
         self.times: list[float] = []
         self.tokens: list[int] = []
         self.last_completion_tokens = 0
@@ -150,24 +154,32 @@ class _Stream:
 
     def feed(self, data: bytes, at: float) -> None:
         """Split complete SSE events out of the buffer and handle them, all stamped `at`."""
-        self.buffer += data
-        if b"\n\n" not in self.buffer and b"\r\n\r\n" not in self.buffer:
+        self.buffer += self.decoder.decode(data)
+        if "\r" in self.buffer:
+            self.buffer = self.buffer.replace("\r\n", "\n")
+        if "\n\n" not in self.buffer:
             return
-        if b"\r" in self.buffer:
-            self.buffer = self.buffer.replace(b"\r\n", b"\n")
-        *events, self.buffer = self.buffer.split(b"\n\n")
+        *events, self.buffer = self.buffer.split("\n\n")
         offset = at - self.started
         for event in events:
-            for line in event.split(b"\n"):
-                if line.startswith(b"data:"):
+            if event.startswith("data: ") and "\n" not in event:  # the usual one-line event
+                self.handle(event[6:], offset)
+                continue
+            for line in event.split("\n"):
+                if line.startswith("data:"):
                     self.handle(line[5:].strip(), offset)
                 # other lines (": ping" comments, event:, id:) carry no payload for us
 
-    def handle(self, payload: bytes, offset: float) -> None:
-        if payload == b"[DONE]":
+    def handle(self, payload: str, offset: float) -> None:
+        if payload == "[DONE]":
             self.done = True
             return
-        chunk = json.loads(payload)  # ValueError → malformed SSE
+        try:
+            chunk, end = _scan(payload, 0)  # JSONDecodeError is a ValueError → malformed SSE
+        except StopIteration:  # what the scanner raises when no JSON value starts here
+            raise ValueError(f"not JSON: {payload[:40]!r}") from None
+        if end != len(payload) and payload[end:].strip():
+            raise ValueError(f"extra data after the JSON object: {payload[end : end + 40]!r}")
         if "error" in chunk:
             err = chunk["error"]
             self.error = str(err.get("message", err) if isinstance(err, dict) else err)
