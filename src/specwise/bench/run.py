@@ -272,20 +272,22 @@ def results_table(m: Measurement, options: BenchOptions) -> Table:
         table.add_row(name, *(_ms(s[key], c) for c in ("mean", "median", "p90", "p99")))
     table.add_row("E2E ms", *(_ms(s["e2e_s"], c) for c in ("mean", "median", "p90", "p99")))
     table.add_section()
-    ok = f"{s['successful']}/{s['requests']}"
-    table.add_row("requests ok", ok, "", "", str(s["failures_by_kind"] or ""))
+    table.add_row("requests ok", f"{s['successful']}/{s['requests']}")
+    if s["failures_by_kind"]:
+        table.add_row("failures", ", ".join(f"{k}: {n}" for k, n in s["failures_by_kind"].items()))
     table.add_row("output tok/s", _num(s["output_tokens_per_s"], ".1f"))
     table.add_row("requests/s", _num(s["requests_per_s"], ".3f"))
     if s["goodput_requests_per_s"] is not None:
         table.add_row("goodput req/s", _num(s["goodput_requests_per_s"], ".3f"))
-    table.add_row("tokens counted by", str(s["token_sources"]))
+    table.add_row("tokens counted by", ", ".join(s["token_sources"]))
     a = m.acceptance
     if a is not None:
         table.add_row("acceptance rate", _num(a.acceptance_rate, ".3f"))
         table.add_row("acceptance length", _num(a.mean_acceptance_length, ".3f"))
         table.add_row("tokens/step (all)", _num(a.tokens_per_step, ".3f"))
     else:
-        table.add_row("acceptance", "n/a", "", "", m.acceptance_note or "")
+        table.add_row("acceptance", "n/a")
+        table.caption = f"acceptance n/a: {m.acceptance_note}"
     pra = s["per_request_acceptance"]
     if pra["source"] == "proxy_tokens_per_chunk" and pra["tokens_per_chunk"]:
         tpc = pra["tokens_per_chunk"]
