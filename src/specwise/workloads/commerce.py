@@ -1,9 +1,10 @@
 """A deterministic generator of commerce-agent traffic in OpenAI chat format.
 
 Every request starts with the same long system prompt (policy, tool schemas, SearchParams schema,
-examples) followed by a per-customer session block, then a conversation from
-`commerce_scenarios`. The agent's tools are described in the prompt and called with a text
-protocol (`{"tool": ..., "arguments": ...}`), so any chat template and server can run it;
+examples) followed by a per-customer session block, then a conversation from one of
+`commerce_search`, `commerce_tools`, `commerce_answers`. The agent's tools are described in the
+prompt and called with a text protocol (`{"tool": ..., "arguments": ...}`), so any chat
+template and server can run it;
 `openai_tools=True` also attaches the OpenAI `tools` list (vLLM then needs
 `--enable-auto-tool-choice --tool-call-parser …`).
 
@@ -21,14 +22,16 @@ from typing import Any
 import jsonschema
 
 from specwise.errors import SpecwiseError
+from specwise.workloads.commerce_answers import ANSWER_SCENARIOS
 from specwise.workloads.commerce_data import POLICY, SEARCH_SCHEMA, TOOLS
-from specwise.workloads.commerce_scenarios import (
-    ANSWER_SCENARIOS,
-    TOOL_SCENARIOS,
+from specwise.workloads.commerce_search import search_scenario
+from specwise.workloads.commerce_tools import TOOL_SCENARIOS
+from specwise.workloads.commerce_world import (
+    Customer,
     Draw,
+    Scenario,
     json_line,
     new_customer,
-    search_scenario,
     session_block,
 )
 from specwise.workloads.loaders import WorkloadRequest
@@ -87,7 +90,7 @@ def parse_weights(text: str | dict[str, float] | None) -> dict[str, float]:
     return weights
 
 
-def scenario_for(kind: str, d: Draw, customer: Any) -> Any:
+def scenario_for(kind: str, d: Draw, customer: Customer) -> Scenario:
     if kind == "search_params":
         return search_scenario(d, customer)
     table = TOOL_SCENARIOS if kind == "tool_call" else ANSWER_SCENARIOS
