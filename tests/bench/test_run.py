@@ -107,3 +107,27 @@ def test_killed_server_gives_failed_records_not_a_hang(fake_server):
     assert m.summary["failed"] == len(failed)
     assert m.acceptance is None and m.acceptance_note  # /metrics died with the server
     assert all(isinstance(r, RequestRecord) for r in m.records)
+
+
+def test_rate_mode_without_a_cap_and_the_sink(fake_server, tmp_path):
+    url, _ = fake_server
+    requests = [WorkloadRequest(id="q", messages=[{"role": "user", "content": "hi"}])]
+    load = LoadSpec(concurrency=None, rate=200, arrival="constant", num_requests=20, warmup=2)
+    sink = tmp_path / "r.jsonl"
+    with sink.open("w") as f:
+        m = asyncio.run(measure(url, "ok", requests, load, {}, sink=f, progress=False))
+    assert m.summary["successful"] == 20 and len(m.warmup) == 2
+    lines = sink.read_text().splitlines()
+    assert len(lines) == 20  # measured requests only, each written as it finished
+    assert RequestRecord.from_dict(json.loads(lines[0])).ok
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [("--api", "grpc", "chat or completions"), ("--extra", "{nope", "not valid JSON")],
+)
+def test_bad_options_are_one_sentence(tmp_path, flag, value, message):
+    args = ["bench", "--url", "http://127.0.0.1:9", "--model", "m", "--workload"]
+    args += [str(_workload(tmp_path)), "--out", str(tmp_path / "o"), flag, value]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2 and message in result.output

@@ -110,7 +110,7 @@ async def measure(
     headers = client.auth_headers(api_key)
     timeout = client.request_timeout(timeout_s, idle_timeout_s)
     state: dict[str, Any] = {"measuring": False, "before": None, "note": None}
-    limit = max(load.concurrency or 0, 100)
+    limit = load.concurrency or 0  # connections in the pool; 0 = unlimited (uncapped rate mode)
 
     async with client.make_session(limit) as session:
 
@@ -120,6 +120,8 @@ async def measure(
                 session, base_url, body, request.id, api, headers, counter, timeout
             )
             record.arm = arm
+            if api_key and record.error_message and api_key in record.error_message:
+                record.error_message = record.error_message.replace(api_key, "***")
             record.extra["index"] = index
             if state["measuring"] and sink is not None:
                 sink.write(json.dumps(record.to_dict()) + "\n")
