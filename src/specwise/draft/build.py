@@ -34,7 +34,44 @@ def target_dir_of(config: BuildConfig) -> str:
 
 
 def make_data(config: BuildConfig, target_dir: str) -> dict[str, Any]:
-    """Regenerate answers (vLLM), then hidden states for the train and held-out splits."""
+    """Answers of the target and its features for the train and held-out traffic."""
+    from specwise.draft.hidden import load_target
+
+    if config.data.engine == "vllm":
+        answers = _data_with_vllm(config, target_dir)
+    else:
+        from transformers import AutoTokenizer
+
+        from specwise.draft.data import load_traffic
+        from specwise.draft.generate import generate_dataset
+        from specwise.draft.hidden import write_dataset
+
+        model, tokenizer = load_target(target_dir), AutoTokenizer.from_pretrained(target_dir)
+        answers = {}
+        for split, traffic in (("train", config.data.train), ("held_out", config.data.held_out)):
+            out = config.workdir / split
+            answers[split] = generate_dataset(
+                model, tokenizer, load_traffic(traffic), out, config.data.max_context,
+                config.data.batch_size, config.data.temperature,
+            )  # fmt: skip
+            write_dataset(_records(answers[split], config.data.max_context), out)
+    return {
+        split: {
+            "requests": len(rows),
+            "answer_tokens": sum(len(r["output_token_ids"]) for r in rows),
+        }
+        for split, rows in answers.items()
+    }
+
+
+def _records(rows: list[dict[str, Any]], max_context: int) -> list[dict[str, Any]]:
+    from specwise.draft.hidden import _record, shared_prefix_len
+
+    prefix = shared_prefix_len(rows)
+    return [_record(r, prefix, max_context) for r in rows]
+
+
+def _data_with_vllm(config: BuildConfig, target_dir: str) -> dict[str, list[dict[str, Any]]]:
     from specwise.draft.data import regenerate_all
     from specwise.draft.hidden import build_hidden_dataset, load_target
 
@@ -45,13 +82,7 @@ def make_data(config: BuildConfig, target_dir: str) -> dict[str, Any]:
             target_dir, rows, config.workdir / split, config.data.max_context,
             config.data.batch_size, model=model,
         )  # fmt: skip
-    return {
-        split: {
-            "requests": len(rows),
-            "answer_tokens": sum(len(r["output_token_ids"]) for r in rows),
-        }
-        for split, rows in answers.items()
-    }
+    return answers
 
 
 def export_and_evaluate(config: BuildConfig, target_dir: str, facts: dict[str, Any]) -> Path:

@@ -28,6 +28,9 @@ class Traffic(_Strict):
 class DataOptions(_Strict):
     train: Traffic = Field(default_factory=Traffic)
     held_out: Traffic = Field(default_factory=lambda: Traffic(commerce_n=100, seed=2, split="eval"))
+    # vllm: a vLLM server regenerates the answers, then one transformers pass reads the features;
+    # transformers: one pass does both (the fast path on a CPU, see draft/generate.py).
+    engine: Literal["vllm", "transformers"] = "vllm"
     temperature: float = Field(default=0.0, ge=0.0)  # the target regenerates at this temperature
     concurrency: int = Field(default=16, ge=1)  # requests in flight while regenerating
     max_context: int = Field(default=512, ge=16)  # tokens kept before each answer (see data.py)

@@ -26,7 +26,9 @@ import torch
 
 from specwise.draft.data import _progress
 
-DTYPE = torch.bfloat16  # bf16 on CPU: the measured fast path for this target (ARCHITECTURE.md)
+# Computed in fp32, stored in bf16: on a CPU without bf16 matrix units (AVX2) a bf16 GEMM over
+# hundreds of rows runs ~40x slower than fp32 (measured: 1.5 vs 65 GFLOPS per core).
+DTYPE = torch.float32
 
 
 def aux_layer_ids(num_layers: int) -> list[int]:
@@ -38,17 +40,19 @@ def load_target(target_dir: str | Path) -> Any:
     from transformers import AutoModelForCausalLM
 
     model = AutoModelForCausalLM.from_pretrained(str(target_dir), dtype=DTYPE)
-    return model.eval()
+    return model.eval()  # bf16 weights, fp32 compute
+
+
+def common_prefix(prompts: list[list[int]]) -> int:
+    """Tokens every prompt starts with, leaving at least one prompt token per row."""
+    n = min(len(p) for p in prompts) - 1
+    for p in prompts[1:]:
+        n = next((i for i in range(n) if p[i] != prompts[0][i]), n)
+    return max(n, 0)
 
 
 def shared_prefix_len(rows: list[dict[str, Any]]) -> int:
-    """Tokens every prompt starts with, leaving at least one prompt token per row."""
-    prompts = [r["prompt_token_ids"] for r in rows]
-    n = min(len(p) for p in prompts) - 1
-    first = prompts[0]
-    for p in prompts[1:]:
-        n = next((i for i in range(n) if p[i] != first[i]), n)
-    return max(n, 0)
+    return common_prefix([r["prompt_token_ids"] for r in rows])
 
 
 def sample_window(row: dict[str, Any], prefix: int, max_context: int) -> tuple[int, int]:
@@ -58,22 +62,49 @@ def sample_window(row: dict[str, Any], prefix: int, max_context: int) -> tuple[i
 
 
 @torch.no_grad()
-def capture(model: Any, ids: torch.Tensor, mask: torch.Tensor, cache: Any) -> torch.Tensor:
-    """Target features for a right-padded batch after the cached prefix: [B, S, 4, H]."""
+def capture_features(
+    model: Any, ids: torch.Tensor, mask: torch.Tensor, pos: torch.Tensor, cache: Any
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Features [B, S, 4, H] of `ids` [B, S] and the post-norm state of the last column [B, H].
+
+    `mask` [B, cached + S] covers the cache and `ids`; `pos` [B, S] are the token positions.
+    """
     inner, captured = model.model, {}
     layers = aux_layer_ids(len(inner.layers))
     hook = inner.norm.register_forward_pre_hook(lambda _m, args: captured.update(last=args[0]))
     try:
-        prefix = cache.get_seq_length() if cache is not None else 0
-        full_mask = torch.cat([mask.new_ones(mask.shape[0], prefix), mask], dim=1)
         out = inner(
-            input_ids=ids, attention_mask=full_mask, past_key_values=cache,
+            input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache,
             use_cache=cache is not None, output_hidden_states=True,
         )  # fmt: skip
     finally:
         hook.remove()
     feats = [out.hidden_states[i] for i in layers] + [captured["last"]]  # each [B, S, H]
-    return torch.stack(feats, dim=2)
+    return torch.stack(feats, dim=2), out.last_hidden_state[:, -1]
+
+
+def capture(model: Any, ids: torch.Tensor, mask: torch.Tensor, cache: Any) -> torch.Tensor:
+    """Features [B, S, 4, H] of a right-padded batch `ids` after the cached prefix."""
+    prefix = cache.get_seq_length() if cache is not None else 0
+    full_mask = torch.cat([mask.new_ones(mask.shape[0], prefix), mask], dim=1)
+    pos = torch.arange(prefix, prefix + ids.shape[1]).expand(ids.shape[0], -1)
+    return capture_features(model, ids, full_mask, pos, cache)[0]
+
+
+def save_row(out: Path, i: int, tokens: list[int], feats: torch.Tensor) -> None:
+    """hidden_states/hs_{i}.safetensors: token_ids [T] int64, hidden_states [T, 4, H] bf16."""
+    from safetensors.torch import save_file
+
+    assert feats.shape[0] == len(tokens), (feats.shape, len(tokens))
+    tensors = {
+        "token_ids": torch.tensor(tokens, dtype=torch.long),
+        "hidden_states": feats.to(torch.bfloat16).contiguous(),
+    }
+    path = out / "hidden_states" / f"hs_{i}.safetensors"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(tensors, str(tmp))
+    os.replace(tmp, path)
 
 
 def prefix_cache(model: Any, ids: list[int]) -> Any:
@@ -89,8 +120,6 @@ def write_hidden_states(
     model: Any, rows: list[dict[str, Any]], out: Path, max_context: int, batch_size: int
 ) -> list[dict[str, Any]]:
     """Write hs_{i}.safetensors for every row; return the dataset records (input_ids, loss_mask)."""
-    from safetensors.torch import save_file
-
     hs_dir = out / "hidden_states"
     hs_dir.mkdir(parents=True, exist_ok=True)
     prefix = shared_prefix_len(rows)
@@ -112,13 +141,7 @@ def write_hidden_states(
             for j, i in enumerate(batch):
                 skip = records[i]["start"] - prefix
                 t = len(records[i]["input_ids"])
-                tensors = {
-                    "token_ids": torch.tensor(records[i]["input_ids"], dtype=torch.long),
-                    "hidden_states": feats[j, skip : skip + t].contiguous().to(DTYPE),
-                }
-                tmp = hs_dir / f"hs_{i}.safetensors.tmp"
-                save_file(tensors, str(tmp))
-                os.replace(tmp, hs_dir / f"hs_{i}.safetensors")
+                save_row(out, i, records[i]["input_ids"], feats[j, skip : skip + t])
             advance(len(batch))
     return records
 
