@@ -93,3 +93,29 @@ def test_model_card_renders() -> None:
          "offline": offline, "measured": [], "notes": ""}
     )  # fmt: skip
     assert "| 3 | 0.600 | 2.80 |" in card and '"model": "heads/h"' in card
+
+
+def test_run_export_writes_card_and_facts(
+    tiny_target: Path, tiny_data: Path, exported: Path, tmp_path: Path
+) -> None:
+    import yaml
+
+    from specwise.draft.build import read_facts, run_export
+
+    workdir = exported.parent
+    shutil.copytree(tiny_data / "held_out", workdir / "held_out", dirs_exist_ok=True)
+    config = tiny_config(tiny_target, workdir, epochs=1).model_dump(mode="json")
+    config["export"] = {
+        "out": str(tmp_path / "head"),
+        "verifier": "org/tiny",
+        "num_speculative_tokens": 3,
+    }
+    config["eval_k_max"] = 3
+    path = tmp_path / "build.yaml"
+    path.write_text(yaml.safe_dump(config))
+    head = run_export(path)
+    facts = read_facts(head)
+    assert [r["k"] for r in facts["offline"]["by_k"]] == [1, 2, 3]
+    assert facts["verifier"] == "org/tiny" and "export+eval" in facts["stage_minutes"]
+    card = (head / "README.md").read_text()
+    assert f"specwise draft build {path}" in card and "| 3 |" in card

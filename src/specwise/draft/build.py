@@ -85,18 +85,6 @@ def _data_with_vllm(config: BuildConfig, target_dir: str) -> dict[str, list[dict
     return answers
 
 
-def export_and_evaluate(config: BuildConfig, target_dir: str, facts: dict[str, Any]) -> Path:
-    from specwise.draft.evaluate import evaluate
-    from specwise.draft.train import checkpoint_dir
-
-    out = config.export.out
-    verifier = facts.get("verifier") or target_dir
-    export_head(checkpoint_dir(config), out, verifier, config.export.num_speculative_tokens)
-    facts["offline"] = evaluate(out, target_dir, config.workdir / "held_out", config.eval_k_max)
-    write_facts(out, facts)
-    return out
-
-
 def write_facts(head: Path, facts: dict[str, Any]) -> None:
     """specwise.json (all facts) and README.md (the model card) of an exported head."""
     (head / FACTS).write_text(json.dumps(facts, indent=2) + "\n")
@@ -136,24 +124,23 @@ def card_fields(facts: dict[str, Any]) -> dict[str, Any]:
 
 def build(config_path: Path) -> Path:
     """The whole build; returns the exported head directory."""
-    from specwise.draft.train import train
+    run_data(config_path)
+    run_train(config_path)
+    return run_export(config_path, evaluate_offline=True)
 
-    config = load_build_config(config_path)
-    target_dir = target_dir_of(config)
-    minutes: dict[str, float] = {}
-    start = time.monotonic()
-    data = make_data(config, target_dir)
-    minutes["data"] = (time.monotonic() - start) / 60
-    start = time.monotonic()
-    train(config, target_dir, resume=True)
-    minutes["train"] = (time.monotonic() - start) / 60
-    start = time.monotonic()
-    facts = describe(config, config_path, target_dir, data)
-    facts["stage_minutes"] = minutes
-    out = export_and_evaluate(config, target_dir, facts)
-    minutes["export+eval"] = (time.monotonic() - start) / 60
-    write_facts(out, facts)
-    return out
+
+def timed(workdir: Path, stage: str, start: float) -> None:
+    """Add this stage's minutes to <workdir>/stage_minutes.json (a resumed stage adds up)."""
+    path = workdir / "stage_minutes.json"
+    minutes = json.loads(path.read_text()) if path.exists() else {}
+    minutes[stage] = minutes.get(stage, 0.0) + (time.monotonic() - start) / 60
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(minutes, indent=2) + "\n")
+
+
+def stage_minutes(workdir: Path) -> dict[str, float]:
+    path = workdir / "stage_minutes.json"
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def describe(
@@ -207,27 +194,43 @@ def machine() -> str:
 
 def run_data(config_path: Path) -> dict[str, Any]:
     config = load_build_config(config_path)
-    return make_data(config, target_dir_of(config))
+    start = time.monotonic()
+    data = make_data(config, target_dir_of(config))
+    (config.workdir / "data.json").write_text(json.dumps(data, indent=2) + "\n")
+    timed(config.workdir, "data", start)
+    return data
 
 
 def run_train(config_path: Path, fresh: bool = False) -> Path:
     from specwise.draft.train import train
 
     config = load_build_config(config_path)
-    return train(config, target_dir_of(config), resume=not fresh)
+    start = time.monotonic()
+    out = train(config, target_dir_of(config), resume=not fresh)
+    timed(config.workdir, "train", start)
+    return out
 
 
-def run_export(config_path: Path, checkpoint: Path | None = None) -> Path:
-    """Export the latest (or given) checkpoint, keeping facts a build already recorded."""
+def run_export(
+    config_path: Path, checkpoint: Path | None = None, evaluate_offline: bool = True
+) -> Path:
+    """Export the latest (or given) checkpoint, evaluate it offline, write the model card."""
+    from specwise.draft.evaluate import evaluate
     from specwise.draft.train import checkpoint_dir
 
     config = load_build_config(config_path)
     target_dir = target_dir_of(config)
-    out = config.export.out
-    verifier = config.export.verifier or target_dir
-    k = config.export.num_speculative_tokens
-    export_head(checkpoint or checkpoint_dir(config), out, verifier, k)
-    facts = read_facts(out) or describe(config, config_path, target_dir, {})
+    start = time.monotonic()
+    out, k = config.export.out, config.export.num_speculative_tokens
+    data_file = config.workdir / "data.json"
+    data = json.loads(data_file.read_text()) if data_file.exists() else {}
+    facts = read_facts(out) | describe(config, config_path, target_dir, data)
+    facts.pop("measured", None)  # a new export has not been measured yet
+    export_head(checkpoint or checkpoint_dir(config), out, facts["verifier"], k)
+    if evaluate_offline and (config.workdir / "held_out" / "dataset_info.json").exists():
+        facts["offline"] = evaluate(out, target_dir, config.workdir / "held_out", config.eval_k_max)
+    timed(config.workdir, "export+eval", start)
+    facts["stage_minutes"] = stage_minutes(config.workdir)
     write_facts(out, facts)
     return out
 

@@ -96,7 +96,11 @@ def generate_dataset(
     prompts = [render(tokenizer, r) for r in requests]
     prefix = common_prefix(prompts)
     done = {row["index"] for row in read_answers(answers_path)}
-    todo = sorted((i for i in range(len(requests)) if i not in done), key=lambda i: len(prompts[i]))
+    # batch like with like: answer length (kind) bounds a batch's decode steps, prompt its padding
+    todo = sorted(
+        (i for i in range(len(requests)) if i not in done),
+        key=lambda i: (requests[i].kind or "", len(prompts[i])),
+    )
     eos = _eos_ids(model, tokenizer)
     cache = prefix_cache(model, prompts[0][:prefix]) if todo else None
     with answers_path.open("a") as sink, _progress("target answers + features", len(todo)) as adv:
