@@ -13,7 +13,7 @@ from __future__ import annotations
 import codecs
 import json
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 import aiohttp
@@ -66,12 +66,17 @@ class RequestRecord:
         return self.started_at + (self.e2e_s or 0.0)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """A shallow, JSON-ready dict (shares the lists: serialize it, don't mutate it).
+        Not dataclasses.asdict: its deep copy of every chunk time dominated the client's cost."""
+        return {f.name: getattr(self, f.name) for f in _FIELDS}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RequestRecord:
-        names = {f.name for f in fields(cls)}
+        names = {f.name for f in _FIELDS}
         return cls(**{k: v for k, v in data.items() if k in names})
+
+
+_FIELDS = fields(RequestRecord)
 
 
 @dataclass

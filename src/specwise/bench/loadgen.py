@@ -70,8 +70,8 @@ class LoadResult(Generic[R]):
 class _Phase:
     """Shared state of one phase: what to send next, when to stop, what came back."""
 
-    def __init__(self, items: Iterator[Any], spec: LoadSpec, limit: int | None, bar: _Bar | None):
-        self.items, self.limit, self.bar = items, limit, bar
+    def __init__(self, items: Iterator[Any], spec: LoadSpec, limit: int | None) -> None:
+        self.items, self.limit = items, limit
         self.deadline = None if spec.duration_s is None else time.monotonic() + spec.duration_s
         self.max_errors = spec.max_errors
         self.issued = self.errors = self.tokens = 0
@@ -98,8 +98,6 @@ class _Phase:
             self.errors += 1
             if self.max_errors is not None and self.errors >= self.max_errors:
                 self.stop_reason = self.stop_reason or "max_errors"
-        if self.bar is not None:
-            self.bar.update(len(self.results), self.errors, self.tokens)
 
 
 async def _closed_loop(phase: _Phase, send: Send, concurrency: int) -> None:
@@ -146,13 +144,11 @@ async def _open_loop(phase: _Phase, send: Send, spec: LoadSpec) -> None:
     await asyncio.gather(*tasks)
 
 
-async def _run_phase(items: Iterator[Any], send: Send, spec: LoadSpec, limit, bar) -> _Phase:
-    phase = _Phase(items, spec, limit, bar)
+async def _drive(phase: _Phase, send: Send, spec: LoadSpec) -> None:
     if spec.rate is None:
         await _closed_loop(phase, send, spec.concurrency or 1)
     else:
         await _open_loop(phase, send, spec)
-    return phase
 
 
 async def generate_load(
@@ -167,56 +163,54 @@ async def generate_load(
         raise ValueError("no requests to send")
     result: LoadResult[R] = LoadResult()
     if spec.warmup:
-        warm_spec = LoadSpec(
-            concurrency=spec.concurrency or 1, num_requests=spec.warmup, seed=spec.seed
-        )
-        phase = await _run_phase(itertools.cycle(items), send, warm_spec, spec.warmup, None)
+        warm = LoadSpec(concurrency=spec.concurrency or 1, num_requests=spec.warmup, seed=spec.seed)
+        phase = _Phase(itertools.cycle(items), warm, spec.warmup)
+        await _drive(phase, send, warm)
         result.warmup = phase.results
     if after_warmup is not None:
         await after_warmup()
-    with _Bar.maybe(progress, spec) as bar:
-        result.started_at, t0 = time.time(), time.perf_counter()
-        phase = await _run_phase(itertools.cycle(items), send, spec, spec.num_requests, bar)
+    phase = _Phase(itertools.cycle(items), spec, spec.num_requests)
+    ticker = asyncio.create_task(_show_progress(phase, spec)) if progress else None
+    result.started_at, t0 = time.time(), time.perf_counter()
+    try:
+        await _drive(phase, send, spec)
+    finally:
         result.seconds = time.perf_counter() - t0
+        if ticker is not None:
+            ticker.cancel()
+            await asyncio.gather(ticker, return_exceptions=True)
     result.measured = phase.results
     result.stop_reason = phase.stop_reason or "num_requests"
     return result
 
 
-class _Bar:
-    """A rich progress bar: done / total, errors, output tokens per second."""
+async def _show_progress(phase: _Phase, spec: LoadSpec, every_s: float = 0.5) -> None:
+    """A rich progress bar (done / total, errors, output tok/s), redrawn from the event loop
+    every `every_s` seconds: no refresh thread competing with the client for the GIL."""
+    bar = Progress(
+        TextColumn("[bold]measuring"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.completed}/{task.fields[total_text]} done"),
+        TextColumn("[red]{task.fields[errors]} errors"),
+        TextColumn("{task.fields[tok_s]:.1f} tok/s"),
+        TimeElapsedColumn(),
+        auto_refresh=False,
+    )
+    total = spec.num_requests
+    task = bar.add_task("measure", total=total, total_text=total or "?", errors=0, tok_s=0.0)
+    t0 = time.perf_counter()
 
-    def __init__(self, spec: LoadSpec) -> None:
-        self.progress = Progress(
-            TextColumn("[bold]measuring"),
-            BarColumn(),
-            TaskProgressColumn(),
-            TextColumn("{task.completed}/{task.fields[total_text]} done"),
-            TextColumn("[red]{task.fields[errors]} errors"),
-            TextColumn("{task.fields[tok_s]:.1f} tok/s"),
-            TimeElapsedColumn(),
-            transient=False,
-        )
-        total = spec.num_requests
-        self.task = self.progress.add_task(
-            "measure", total=total, total_text=total or "?", errors=0, tok_s=0.0
-        )
-        self.t0 = time.perf_counter()
+    def draw() -> None:
+        tok_s = phase.tokens / max(time.perf_counter() - t0, 1e-9)
+        done = len(phase.results)
+        bar.update(task, completed=done, errors=phase.errors, tok_s=tok_s, refresh=True)
 
-    @staticmethod
-    def maybe(enabled: bool, spec: LoadSpec) -> Any:
-        import contextlib
-
-        return _Bar(spec) if enabled else contextlib.nullcontext(None)
-
-    def __enter__(self) -> _Bar:
-        self.t0 = time.perf_counter()
-        self.progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.progress.stop()
-
-    def update(self, done: int, errors: int, tokens: int) -> None:
-        elapsed = max(time.perf_counter() - self.t0, 1e-9)
-        self.progress.update(self.task, completed=done, errors=errors, tok_s=tokens / elapsed)
+    bar.start()
+    try:
+        while True:
+            draw()
+            await asyncio.sleep(every_s)
+    finally:
+        draw()
+        bar.stop()

@@ -2,8 +2,8 @@
 
 `measure` is the programmatic entry (the sweep calls it per arm × concurrency × temperature);
 `run_bench` is the command: it loads the workload and the API key, calls `measure`, writes
-OUT/requests.jsonl (one record per measured request, appended as each finishes, so nothing
-measured is lost on Ctrl-C) and OUT/summary.json, and prints a table.
+OUT/requests.jsonl (one record per measured request, written even when the run is interrupted,
+so nothing measured is lost on Ctrl-C) and OUT/summary.json, and prints a table.
 The API key is read from the environment variable *named* by the user and sent as a Bearer
 token; it is never stored: summary.json holds only the variable's name.
 """
@@ -15,9 +15,10 @@ import json
 import platform
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -98,13 +99,14 @@ async def measure(
     idle_timeout_s: float | None = 120.0,
     slo_ttft_s: float | None = None,
     slo_tpot_s: float | None = None,
-    sink: IO[str] | None = None,
+    on_record: Callable[[RequestRecord], None] | None = None,
     progress: bool = True,
 ) -> Measurement:
     """Warm up, snapshot counters, send the measured requests, snapshot again, summarize.
 
     `params` are sampling parameters passed through verbatim (temperature, max_tokens, seed,
-    ignore_eos, …). Each measured record is also written to `sink` as one JSON line.
+    ignore_eos, …). `on_record` sees each measured record as it finishes (keep it cheap: it
+    runs on the client's event loop).
     """
     base_url = base_url.rstrip("/")
     headers = client.auth_headers(api_key)
@@ -123,9 +125,8 @@ async def measure(
             if api_key and record.error_message and api_key in record.error_message:
                 record.error_message = record.error_message.replace(api_key, "***")
             record.extra["index"] = index
-            if state["measuring"] and sink is not None:
-                sink.write(json.dumps(record.to_dict()) + "\n")
-                sink.flush()
+            if state["measuring"] and on_record is not None:
+                on_record(record)
             return record
 
         async def after_warmup() -> None:
@@ -205,7 +206,8 @@ def run_bench(options: BenchOptions) -> Measurement:
     version = server_version(options.url, api_key)
     options.out.mkdir(parents=True, exist_ok=True)
     started = time.time()
-    with (options.out / "requests.jsonl").open("w") as sink:
+    done: list[RequestRecord] = []
+    try:
         m = asyncio.run(
             measure(
                 options.url,
@@ -222,9 +224,11 @@ def run_bench(options: BenchOptions) -> Measurement:
                 idle_timeout_s=options.idle_timeout_s,
                 slo_ttft_s=None if options.slo_ttft_ms is None else options.slo_ttft_ms / 1e3,
                 slo_tpot_s=None if options.slo_tpot_ms is None else options.slo_tpot_ms / 1e3,
-                sink=sink,
+                on_record=done.append,
             )
         )
+    finally:  # also on Ctrl-C or a crash: keep every request measured so far
+        write_records(options.out / "requests.jsonl", done)
     summary = summary_document(options, m, started, version)
     (options.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     Console().print(results_table(m, options))
@@ -235,6 +239,11 @@ def run_bench(options: BenchOptions) -> Measurement:
             "the URL, model name and server log."
         )
     return m
+
+
+def write_records(path: Path, records: list[RequestRecord]) -> None:
+    with path.open("w") as f:
+        f.writelines(json.dumps(r.to_dict()) + "\n" for r in records)
 
 
 def summary_document(
