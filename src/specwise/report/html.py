@@ -1,0 +1,81 @@
+"""Render report blocks as one self-contained HTML page: inline CSS, PNGs as base64 data URIs,
+no script and no network. Every text is escaped with html.escape (model output included)."""
+
+from __future__ import annotations
+
+import base64
+from html import escape
+from typing import Any
+
+from specwise.report.document import Block
+from specwise.report.plots import Plot
+from specwise.report.tables import Table, cell
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;
+max-width:1200px;padding:0 1rem;color:#1d1d1f;line-height:1.45}
+h1{font-size:1.6rem}h2{font-size:1.25rem;margin-top:2rem;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;font-size:.8rem;margin:.5rem 0;display:block;overflow-x:auto}
+th,td{border:1px solid #ddd;padding:.2rem .45rem;text-align:right;vertical-align:top;
+white-space:nowrap}
+th{background:#f4f4f6}td:first-child,th:first-child{text-align:left;white-space:nowrap}
+td.text{text-align:left;white-space:pre-wrap;font-family:ui-monospace,monospace;max-width:60rem}
+.note{color:#555;font-size:.8rem}figure{margin:1rem 0}img{max-width:100%;height:auto}
+figcaption{color:#555;font-size:.8rem}ul.decision li{font-size:1.05rem;margin:.3rem 0}
+dl{display:grid;grid-template-columns:max-content auto;gap:.2rem 1rem;font-size:.8rem}
+dt{font-weight:600}dd{margin:0;font-family:ui-monospace,monospace;word-break:break-all}
+"""
+TEXT_COLUMNS = {"text", "detail"}  # long free text: left-aligned, wrapped
+
+
+def table_html(t: Table) -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for _, h, _ in t.columns)
+    body = []
+    for row in t.rows:
+        cells = []
+        for key, _, spec in t.columns:
+            cls = ' class="text"' if key in TEXT_COLUMNS else ""
+            cells.append(f"<td{cls}>{escape(cell(row.get(key), spec))}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    note = f'<p class="note">{escape(t.note)}</p>' if t.note else ""
+    table = f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return f"<h2>{escape(t.title)}</h2>{note}" + (table if t.rows else "")
+
+
+def figure_html(p: Plot) -> str:
+    data = base64.b64encode(p.png.read_bytes()).decode("ascii")
+    return (
+        f'<figure id="fig-{escape(p.name)}"><img alt="{escape(p.title)}" '
+        f'src="data:image/png;base64,{data}"><figcaption>{escape(p.title)}: '
+        f"{escape(p.caption)} (<code>figures/{escape(p.name)}.svg</code>)</figcaption></figure>"
+    )
+
+
+def block_html(kind: str, value: Any) -> str:
+    if kind == "h2":
+        return f"<h2>{escape(value)}</h2>"
+    if kind == "p":
+        return f"<p>{escape(value)}</p>"
+    if kind == "list":
+        return '<ul class="decision">' + "".join(f"<li>{escape(x)}</li>" for x in value) + "</ul>"
+    if kind == "table":
+        return table_html(value)
+    if kind == "figure":
+        return figure_html(value)
+    if kind == "kv":
+        items = "".join(f"<dt>{escape(k)}</dt><dd>{escape(str(v))}</dd>" for k, v in value.items())
+        return f"<dl>{items}</dl>"
+    raise ValueError(f"unknown block {kind!r}")
+
+
+def render(title: str, blocks: list[Block]) -> str:
+    """The whole page; its only external reference is none (CSP forbids scripts and fetches)."""
+    body = "\n".join(block_html(k, v) for k, v in blocks)
+    csp = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{CSS}</style></head>\n"
+        f"<body><h1>{escape(title)}</h1>\n{body}\n</body></html>\n"
+    )
