@@ -227,6 +227,41 @@ def draft_build(config: Annotated[Path, typer.Argument(help="draft build YAML")]
         _fail(exc)
 
 
+@app.command()
+def report(
+    out: Annotated[Path, typer.Argument(help="a sweep's results dir")],
+    slo_ttft_ms: Annotated[float | None, typer.Option(help="default: the study's")] = None,
+    slo_tpot_ms: Annotated[float | None, typer.Option(help="default: the study's")] = None,
+    gpu_hour_usd: Annotated[
+        str | None, typer.Option(help="$/GPU-hour: 2.5, or per arm: base=5,eagle3-k3=2.5")
+    ] = None,
+):
+    """Write OUT/report.html (self-contained), report.md and figures/; print the headline."""
+    from specwise.report import write_report
+
+    try:
+        written = write_report(out, slo_ttft_ms, slo_tpot_ms, gpu_hour_usd)
+    except SpecwiseError as exc:
+        _fail(exc)
+    print(written.headline)
+    print(written.html)
+
+
+@app.command()
+def compare(
+    dir_a: Annotated[Path, typer.Argument(help="results dir A (e.g. the shipped head)")],
+    dir_b: Annotated[Path, typer.Argument(help="results dir B (e.g. a new head)")],
+    out: Annotated[Path | None, typer.Option(help="default: DIR_B/compare")] = None,
+):
+    """Two studies side by side: decisions, per-configuration changes, speedups."""
+    from specwise.report.compare import compare_studies
+
+    try:
+        print(compare_studies(dir_a, dir_b, out))
+    except SpecwiseError as exc:
+        _fail(exc)
+
+
 def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run `finally` blocks: stop servers
     app()
