@@ -34,7 +34,7 @@ class Plot:
     svg: Path
 
 
-def _safe(text: str) -> str:
+def safe_text(text: str) -> str:
     """Data text drawn literally: `$` would start mathtext."""
     return text.replace("$", r"\$")
 
@@ -56,12 +56,12 @@ def _lines(data: StudyData, value, ylabel: str, title: str, logx: bool = True) -
         for (arm, temp), points in sorted(tables.series(data.done, value).items()):
             if temp == t and points:
                 xs, ys = zip(*points, strict=True)
-                ax.plot(xs, ys, marker="o", label=_safe(arm))
-        _axes(ax, f"temperature {t:g}", ylabel, logx)
+                ax.plot(xs, ys, marker="o", label=safe_text(arm))
+        style_axes(ax, f"temperature {t:g}", ylabel, logx)
     return fig
 
 
-def _axes(ax, title: str, ylabel: str, logx: bool = True) -> None:
+def style_axes(ax, title: str, ylabel: str, logx: bool = True) -> None:
     ax.set_title(title)
     ax.set_xlabel("concurrency")
     ax.set_ylabel(ylabel)
@@ -98,9 +98,9 @@ def speedup(data: StudyData) -> Figure | None:
         for (arm, temp), points in sorted(sp.items()):
             if temp == t and points:
                 xs, ys = zip(*points, strict=True)
-                ax.plot(xs, ys, marker="o", label=_safe(arm))
+                ax.plot(xs, ys, marker="o", label=safe_text(arm))
         ax.axhline(1.0, color="black", linestyle="--", linewidth=1, label="break-even")
-        _axes(ax, f"temperature {t:g}", "speedup (×)")
+        style_axes(ax, f"temperature {t:g}", "speedup (×)")
     return fig
 
 
@@ -121,7 +121,7 @@ def per_position(data: StudyData) -> Figure | None:
             [p + 1 + (i - (len(rates) - 1) / 2) * width for p in range(n)],
             mean,
             width,
-            label=_safe(arm),
+            label=safe_text(arm),
         )
     ax.set_xlabel("draft position i")
     ax.set_ylabel("accepted at i / drafts")
@@ -147,7 +147,11 @@ def acceptance_lengths(data: StudyData) -> Figure | None:
     bins = [1 + i * (top - 1 + 1e-9) / 20 for i in range(21)] if top > 1 else 10
     for arm, values in sorted(lengths.items()):
         ax.hist(
-            values, bins=bins, histtype="step", linewidth=2, label=f"{_safe(arm)} (n={len(values)})"
+            values,
+            bins=bins,
+            histtype="step",
+            linewidth=2,
+            label=f"{safe_text(arm)} (n={len(values)})",
         )
     proxy = "proxy_tokens_per_chunk" in sources
     ax.set_xlabel("tokens per streamed chunk (PROXY)" if proxy else "acceptance length per request")
@@ -180,7 +184,7 @@ def pareto(data: StudyData) -> Figure:
                 if t == temps[0]:
                     note = f"c{r.concurrency}" + (f" \\${usd:.2f}" if usd else "")
                     ax.annotate(note, (x, y), fontsize=7, xytext=(4, 2), textcoords="offset points")
-            label = _safe(arm) + (f" T={t:g}" if len(temps) > 1 else "")
+            label = safe_text(arm) + (f" T={t:g}" if len(temps) > 1 else "")
             ax.scatter(xs, ys, color=color, marker=marker, s=26, label=label)
     front = pareto_front(points)
     if len(front) > 1:
@@ -211,11 +215,11 @@ def verdicts(data: StudyData) -> Figure | None:
     for v in data.verdicts:
         x, y = temps.index(v.temperature), arms.index(v.arm)
         ax.add_patch(plt.Rectangle((x, y), 1, 1, color=VERDICT_COLORS.get(v.verdict, "#9e9e9e")))
-        ax.text(x + 0.5, y + 0.5, _safe(v.verdict), ha="center", va="center", fontsize=8)
+        ax.text(x + 0.5, y + 0.5, safe_text(v.verdict), ha="center", va="center", fontsize=8)
     ax.set_xlim(0, len(temps))
     ax.set_ylim(0, len(arms))
     ax.set_xticks([i + 0.5 for i in range(len(temps))], [f"T={t:g}" for t in temps])
-    ax.set_yticks([i + 0.5 for i in range(len(arms))], [_safe(a) for a in arms])
+    ax.set_yticks([i + 0.5 for i in range(len(arms))], [safe_text(a) for a in arms])
     ax.set_title("Quality verdicts")
     return fig
 
