@@ -34,7 +34,7 @@ def test_usd_per_million_tokens():
 def test_per_gpu_and_goodput_per_gpu():
     assert cost.per_gpu(450.0, 2) == 225.0  # tok/s per GPU
     assert cost.per_gpu(3.0, 2) == 1.5  # goodput requests/s per GPU
-    assert cost.per_gpu(3.0, 0) is None
+    assert cost.per_gpu(3.0, 0) == 3.0  # a CPU arm: per machine
     assert cost.per_gpu(None, 1) is None
 
 
@@ -96,5 +96,18 @@ def test_headline_without_prices_uses_gpu_count():
     h = cost.headline(rows, "base")
     assert h is not None and not h.priced
     assert h.token_cost_ratio == pytest.approx(0.5 / 1.25)
-    assert "GPU-hours per 1M output tokens" in cost.headline_text(h)
+    assert "device-hours per 1M output tokens" in cost.headline_text(h)
     assert cost.headline([R("base", 1, None, 8, 0.0, 200.0)], "base") is None
+
+
+def test_cpu_arms_count_as_one_machine():
+    rows = [R("baseline", 0, None, 16, 0.0, 40.0), R("ngram-k3", 0, 0.5, 16, 0.0, 50.0, True)]
+    h = cost.headline(rows, "baseline")
+    assert h is not None and not h.priced  # only one side priced: compare machine-hours
+    assert (h.throughput_ratio, h.hourly_cost_ratio) == (1.25, 1.0)
+    assert h.token_cost_ratio == pytest.approx(0.8)
+    assert cost.headline_text(h).startswith(
+        "ngram-k3 on CPU delivers 125 % of the CPU baseline's throughput at 80 % of its cost"
+    )
+    # $0.50 per machine-hour at 50 tok/s: 0.5 / (50 × 3600) × 1e6 = $2.7778 per 1M
+    assert cost.usd_per_million_tokens(0, 0.5, 50.0) == pytest.approx(2.777778, rel=1e-6)

@@ -9,7 +9,8 @@ A configuration meets the SLO when at least `target` (default 90 %) of its reque
 threshold (TTFT and TPOT); the largest concurrency meeting it is the fair capacity of an arm.
 Comparisons (the headline): X = tok/s(arm) / tok/s(baseline) at equal concurrency and
 temperature; Y = $/1M(arm) / $/1M(baseline) = ($/h(arm) / $/h(baseline)) / X. Without a price the
-GPU count stands in for it (an equal $/GPU-hour on both sides).
+GPU count stands in for it (an equal $/GPU-hour on both sides). An arm with `gpus: 0` runs on
+CPU: it counts as one machine (its price is then $/machine-hour).
 The theoretical check (i.i.d. acceptance α, k drafts, draft cost c = draft step / target step):
     E[tokens/step] = (1 − α^(k+1)) / (1 − α)        speedup ≈ E / (k·c + 1)
 """
@@ -35,9 +36,18 @@ class Priced(Protocol):
     speculative: bool
 
 
+def units(gpus: int) -> int:
+    """What is billed: the GPUs, or one machine for a CPU arm (gpus = 0)."""
+    return gpus if gpus > 0 else 1
+
+
+def device(gpus: int) -> str:
+    return "CPU" if gpus <= 0 else f"{gpus} GPU" + ("s" if gpus > 1 else "")
+
+
 def usd_per_hour(gpus: int, gpu_hour_usd: float | None) -> float | None:
     """$/hour = GPUs × $/GPU-hour."""
-    return None if gpu_hour_usd is None else gpus * gpu_hour_usd
+    return None if gpu_hour_usd is None else units(gpus) * gpu_hour_usd
 
 
 def usd_per_million_tokens(
@@ -51,8 +61,8 @@ def usd_per_million_tokens(
 
 
 def per_gpu(value: float | None, gpus: int) -> float | None:
-    """value / GPUs (tok/s per GPU, goodput per GPU); None for a GPU-less arm."""
-    return None if value is None or gpus <= 0 else value / gpus
+    """value / GPUs (tok/s per GPU, goodput per GPU); per machine for a CPU arm."""
+    return None if value is None else value / units(gpus)
 
 
 def meets_slo(fraction_ok: float | None, target: float = SLO_TARGET) -> bool | None:
@@ -116,7 +126,7 @@ def compare(arm: Priced, base: Priced) -> Comparison | None:
             usd_per_hour(base.gpus, base.gpu_hour_usd),
         )
     else:
-        hourly = float(arm.gpus), float(base.gpus)
+        hourly = float(units(arm.gpus)), float(units(base.gpus))
     if not hourly[1]:
         return None
     x = arm.output_tokens_per_s / base.output_tokens_per_s
@@ -163,10 +173,10 @@ def headline(rows: Sequence[Priced], baseline: str) -> Comparison | None:
 
 def headline_text(c: Comparison) -> str:
     """ "<arm> on N GPU(s) delivers X % of the M-GPU <baseline>'s throughput at Y % of its cost"."""
-    gpu = "GPU" if c.arm_gpus == 1 else "GPUs"
-    basis = "$/1M output tokens" if c.priced else "GPU-hours per 1M output tokens"
+    basis = "$/1M output tokens" if c.priced else "device-hours per 1M output tokens"
+    base = "CPU" if c.baseline_gpus <= 0 else f"{c.baseline_gpus}-GPU"
     return (
-        f"{c.arm} on {c.arm_gpus} {gpu} delivers {c.throughput_ratio:.0%} of the "
-        f"{c.baseline_gpus}-GPU {c.baseline}'s throughput at {c.token_cost_ratio:.0%} of its cost "
+        f"{c.arm} on {device(c.arm_gpus)} delivers {c.throughput_ratio:.0%} of the "
+        f"{base} {c.baseline}'s throughput at {c.token_cost_ratio:.0%} of its cost "
         f"({basis}; concurrency {c.concurrency}, temperature {c.temperature:g})"
     ).replace("%", " %")

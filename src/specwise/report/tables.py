@@ -117,7 +117,8 @@ def study_table(data: StudyData) -> Table:
     note = (
         f"Δ = % change vs {data.baseline} at the same concurrency, temperature and repeat. "
         "α = accepted / drafted tokens; AL = 1 + accepted / drafts (drafting steps only); "
-        "tok/step = output tokens / target steps over all steps (from /metrics counters)."
+        "tok/step = output tokens / target steps over all steps (from /metrics counters). "
+        "A CPU arm (0 GPUs) counts as one machine in per-GPU and $ columns."
     )
     return Table("Every configuration", columns, rows, note)
 
