@@ -113,6 +113,8 @@ def judge(
     grade: Annotated[bool, typer.Option(help="also grade each answer 1-10")] = False,
     llm: Annotated[bool, typer.Option(help="run the LLM judge (else checks only)")] = True,
     tokenizer: Annotated[str | None, typer.Option(help="token positions: smollm2 or dir")] = None,
+    probe_url: Annotated[str | None, typer.Option(help="target server: margins at forks")] = None,
+    probe_model: Annotated[str | None, typer.Option(help="model name at --probe-url")] = None,
 ):
     """Quality vs the baseline: exact checks, LLM-as-judge, a verdict per arm x temperature."""
     from specwise.quality.run import options_from_cli, run_judge

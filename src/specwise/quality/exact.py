@@ -37,6 +37,7 @@ class Pair:
     kind: str | None = None
     question: str | None = None  # the conversation as text, for the judge
     expected: dict[str, Any] = field(default_factory=dict)
+    messages: list[dict[str, Any]] | None = None  # the request's messages, for margin probes
 
 
 def pair_records(
@@ -64,12 +65,12 @@ def _keyed(records) -> dict[tuple[str, int], RequestRecord]:
     return out
 
 
-def _workload_fields(w: Any) -> tuple[str | None, str | None, dict[str, Any]]:
+def _workload_fields(w: Any) -> tuple[Any, ...]:
     if w is None:
-        return None, None, {}
+        return None, None, {}, None
     turns = [m for m in w.messages if m.get("role") != "system"]
     question = "\n".join(f"{m['role']}: {m.get('content') or ''}" for m in turns)
-    return w.kind, question, dict(w.extra)
+    return w.kind, question, dict(w.extra), w.messages
 
 
 def first_difference(a: Sequence[Any], b: Sequence[Any]) -> int | None:
@@ -210,10 +211,8 @@ class ExactSummary:
         return sum(self.classes.get(c, 0) for c in CHANGED)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self) | {
-            "exact_rate": self.exact_rate,
-            "tool_equal_rate": self.tool_equal_rate,
-        }
+        rates = {"exact_rate": self.exact_rate, "tool_equal_rate": self.tool_equal_rate}
+        return asdict(self) | rates | {"changed": self.changed}
 
 
 def summarize(rows: Sequence[dict[str, Any]]) -> ExactSummary:

@@ -25,6 +25,7 @@ from specwise.config import Arm
 from specwise.errors import SpecwiseError
 from specwise.quality import exact, stats
 from specwise.quality.judge import Cache, Endpoint, JudgeError, counts, judge_pairs
+from specwise.quality.margin import attach_margins
 from specwise.quality.verdict import verdict
 from specwise.workloads.loaders import load_jsonl
 
@@ -60,6 +61,8 @@ class JudgeOptions:
     grade: bool = False
     judge: bool = True
     tokenizer: str | None = None
+    probe_url: str | None = None  # a server of the target (no speculation) for margin probes
+    probe_model: str | None = None
     baseline_arm: str | None = None
     log_dir: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -183,21 +186,28 @@ def judge_endpoint(options: JudgeOptions) -> Iterator[Endpoint]:
 
 
 def evaluate(groups: list[Group], options: JudgeOptions) -> list[dict[str, Any]]:
-    """Checks, judge outcomes and the verdict of every group, as report rows."""
-    tokenize = tokenizer_fn(options.tokenizer)
-    checks = [[exact.check_pair(p, tokenize) for p in g.pairs] for g in groups]
+    """Margin probes, checks, judge outcomes and the verdict of every group, as report rows."""
     outcomes: list[list[dict[str, Any]] | None] = [None] * len(groups)
-    if options.judge and any(g.pairs for g in groups):
+    local = options.judge_url is None
+    if not options.judge and options.probe_url:
+        probe(groups, options.probe_url, options.probe_model or "smollm2", options)
+    if options.judge:
         cache = Cache(options.source / CACHE_NAME)
         try:
             with judge_endpoint(options) as endpoint:
+                probe_url = options.probe_url or (endpoint.url if local else None)
+                if probe_url:
+                    probe(groups, probe_url, options.probe_model or endpoint.model, options)
                 for i, g in enumerate(groups):
-                    outcomes[i] = asyncio.run(judge_pairs(g.pairs, endpoint, cache, options.grade))
+                    judged = judge_pairs(g.pairs, endpoint, cache, options.grade)
+                    outcomes[i] = asyncio.run(judged)
         except JudgeError as exc:
             raise SpecwiseError(
                 f"{exc}; check --judge-url/--judge-model (verdicts judged so far are cached in "
                 f"{options.source / CACHE_NAME})."
             ) from None
+    tokenize = tokenizer_fn(options.tokenizer)
+    checks = [[exact.check_pair(p, tokenize) for p in g.pairs] for g in groups]
     control = next(
         (counts(o) for g, o in zip(groups, outcomes, strict=True) if g.control and o), None
     )
@@ -205,6 +215,19 @@ def evaluate(groups: list[Group], options: JudgeOptions) -> list[dict[str, Any]]
         group_row(g, rows, judged, control, options.margin)
         for g, rows, judged in zip(groups, checks, outcomes, strict=True)
     ]
+
+
+def probe(groups: list[Group], url: str, model: str, options: JudgeOptions) -> int:
+    """Logit margins at the first differing token of temperature-0 pairs (see margin.py)."""
+    from specwise.bench.client import load_token_counter
+    from specwise.servers.launch import resolve_model
+
+    pairs = [p for g in groups if g.temperature == 0 for p in g.pairs]
+    if not pairs:
+        return 0
+    tok = load_token_counter(resolve_model(options.tokenizer or "smollm2")).tokenizer
+    encode = lambda text: tok.encode(text, add_special_tokens=False)  # noqa: E731
+    return asyncio.run(attach_margins(pairs, url, model, encode, tok.decode, options.concurrency))
 
 
 def group_row(
