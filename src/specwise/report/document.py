@@ -32,19 +32,28 @@ def study_blocks(data: StudyData, plots: list[Plot]) -> list[Block]:
         ("table", tables.theory_table(data)),
         ("table", tables.quality_table(data)),
         ("h2", "Conditions"),
-        ("kv", data.conditions | {"SLO": tables.slo_text(data), **token_sources(data)}),
+        ("kv", data.conditions | {"SLO": tables.slo_text(data)} | measured(data)),
         ("table", tables.failures_table(data)),
         ("table", tables.samples_table(data)),
     ]
     return blocks
 
 
-def token_sources(data: StudyData) -> dict[str, str]:
-    """Which counter gave the output tokens (server usage, or the local tokenizer fallback)."""
+def measured(data: StudyData) -> dict[str, str]:
+    """Workload as measured: requests, mean prompt / output tokens per successful request, and
+    which counter gave the output tokens (server usage, or the local tokenizer fallback)."""
+    done = data.done
+    ok = sum(r.successful for r in done)
+    out = {"requests measured": f"{sum(r.requests for r in done)} ({ok} successful)"}
+    if ok:
+        prompt, output = sum(r.prompt_tokens for r in done), sum(r.output_tokens for r in done)
+        out["mean tokens per request"] = f"prompt {prompt / ok:.1f}, output {output / ok:.1f}"
     counts: dict[str, int] = {}
-    for r in data.done:
+    for r in done:
         for source, n in r.token_sources.items():
             counts[source] = counts.get(source, 0) + n
-    if not counts:
-        return {}
-    return {"output tokens counted by": ", ".join(f"{k} ({n} requests)" for k, n in counts.items())}
+    if counts:
+        out["output tokens counted by"] = ", ".join(
+            f"{k} ({n} requests)" for k, n in counts.items()
+        )
+    return out

@@ -36,6 +36,8 @@ class Row:
     reason: str | None = None  # why a failed configuration failed
     requests: int = 0
     successful: int = 0
+    output_tokens: int = 0  # Σ over successful requests
+    prompt_tokens: int = 0
     failures_by_kind: dict[str, int] = field(default_factory=dict)
     output_tokens_per_s: float | None = None
     requests_per_s: float | None = None
@@ -135,6 +137,8 @@ def row_from_run(run: dict[str, Any], arm: dict[str, Any], records: list[Request
         reason=run.get("reason"),
         requests=s.get("requests", run.get("requests") or 0),
         successful=s.get("successful", 0),
+        output_tokens=s.get("output_tokens") or 0,
+        prompt_tokens=s.get("prompt_tokens") or 0,
         failures_by_kind=s.get("failures_by_kind") or {},
         output_tokens_per_s=s.get("output_tokens_per_s"),
         requests_per_s=s.get("requests_per_s"),
