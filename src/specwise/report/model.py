@@ -230,20 +230,19 @@ def conditions_from_store(conn, spec: dict[str, Any], study_row) -> dict[str, st
 
 
 def verdicts_from(out: Path) -> list[Verdict]:
-    """Quality verdicts written next to the store (quality.json: a list of
-    {arm, temperature, verdict, detail}), if the quality step produced them."""
+    """Quality verdicts of `specwise judge` (DIR/quality.json: rows with arm, temperature,
+    verdict, reason and `control` for the A/A control), if the quality step ran."""
     path = out / "quality.json"
     if not path.exists():
         return []
     try:
-        items = json.loads(path.read_text())
-        return [
-            Verdict(
-                str(v["arm"]), float(v["temperature"]), str(v["verdict"]), str(v.get("detail", ""))
-            )
-            for v in items
-        ]
+        verdicts = []
+        for v in json.loads(path.read_text()):
+            arm = str(v["arm"]) + (" (A/A control)" if v.get("control") else "")
+            reason = str(v.get("reason") or v.get("detail") or "")
+            verdicts.append(Verdict(arm, float(v["temperature"]), str(v["verdict"]), reason))
+        return verdicts
     except (ValueError, KeyError, TypeError):
         raise SpecwiseError(
-            f"{path} is not a list of quality verdicts; rerun the quality step."
+            f"{path} is not a list of quality verdicts; run `specwise judge {out}` again."
         ) from None
