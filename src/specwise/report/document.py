@@ -45,7 +45,7 @@ def measured(data: StudyData) -> dict[str, str]:
     done = data.done
     ok = sum(r.successful for r in done)
     out = {"requests measured": f"{sum(r.requests for r in done)} ({ok} successful)"}
-    if ok:
+    if ok and any(r.output_tokens for r in done):
         prompt, output = sum(r.prompt_tokens for r in done), sum(r.output_tokens for r in done)
         out["mean tokens per request"] = f"prompt {prompt / ok:.1f}, output {output / ok:.1f}"
     counts: dict[str, int] = {}

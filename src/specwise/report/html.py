@@ -19,23 +19,29 @@ table{border-collapse:collapse;font-size:.8rem;margin:.5rem 0;display:block;over
 th,td{border:1px solid #ddd;padding:.2rem .45rem;text-align:right;vertical-align:top;
 white-space:nowrap}
 th{background:#f4f4f6}td:first-child,th:first-child{text-align:left;white-space:nowrap}
-td.text{text-align:left;white-space:pre-wrap;font-family:ui-monospace,monospace;max-width:60rem}
+.s{text-align:left}td.text{white-space:pre-wrap;font-family:ui-monospace,monospace;max-width:60rem}
 .note{color:#555;font-size:.8rem}figure{margin:1rem 0}img{max-width:100%;height:auto}
 figcaption{color:#555;font-size:.8rem}ul.decision li{font-size:1.05rem;margin:.3rem 0}
 dl{display:grid;grid-template-columns:max-content auto;gap:.2rem 1rem;font-size:.8rem}
 dt{font-weight:600}dd{margin:0;font-family:ui-monospace,monospace;word-break:break-all}
 """
-TEXT_COLUMNS = {"text", "detail"}  # long free text: left-aligned, wrapped
+TEXT_COLUMNS = {"text", "detail"}  # long free text: wrapped, monospace
+
+
+def _cls(key: str, spec: str) -> str:
+    """Text columns (no number format) align left; free text also wraps."""
+    if key in TEXT_COLUMNS:
+        return ' class="s text"'
+    return ' class="s"' if spec == "" else ""
 
 
 def table_html(t: Table) -> str:
-    head = "".join(f"<th>{escape(h)}</th>" for _, h, _ in t.columns)
+    head = "".join(f"<th{_cls(k, spec)}>{escape(h)}</th>" for k, h, spec in t.columns)
     body = []
     for row in t.rows:
         cells = []
         for key, _, spec in t.columns:
-            cls = ' class="text"' if key in TEXT_COLUMNS else ""
-            cells.append(f"<td{cls}>{escape(cell(row.get(key), spec))}</td>")
+            cells.append(f"<td{_cls(key, spec)}>{escape(cell(row.get(key), spec))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     note = f'<p class="note">{escape(t.note)}</p>' if t.note else ""
     table = f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
