@@ -96,7 +96,8 @@ def pairs_from_bench(baseline: Path, candidate: Path, control: Path | None = Non
     arm = params.get("arm") or candidate.name
     groups = [Group(arm, temperature, exact.pair_records(base, cand, workload))]
     if control is not None:
-        ctrl, _ = read_bench_dir(control)
+        ctrl, ctrl_params = read_bench_dir(control)
+        temperature = float(ctrl_params.get("temperature") or 0.0)
         groups.append(
             Group("A/A control", temperature, exact.pair_records(base, ctrl, workload), True)
         )
@@ -242,7 +243,8 @@ def group_row(
     c = counts(judged) if judged is not None else None
     v = verdict(g.temperature, summary, c, dist, None if g.control else control, margin)
     row: dict[str, Any] = {"arm": g.arm, "temperature": g.temperature, "control": g.control}
-    row |= {"verdict": v.label, "reason": v.reason, "exact": summary.to_dict()}
+    row |= {"verdict": v.label, "reason": v.reason, "detail": detail(v.reason, summary, c)}
+    row["exact"] = summary.to_dict()
     row |= {"distributions": dist, "judge": c, "pairs": rows}
     if judged is not None and c is not None:
         eq = stats.equivalence(c["win"], c["ties_total"], c["loss"], margin)
@@ -259,6 +261,12 @@ def group_row(
         row["outcomes"] = judged
         row["grades"] = _grades(judged)
     return row
+
+
+def detail(reason: str, e: exact.ExactSummary, c: dict[str, int] | None) -> str:
+    """One line for reports: the reason, exact matches, judge counts."""
+    judge = "no judge" if c is None else f"judge w/t/l {c['win']}/{c['ties_total']}/{c['loss']}"
+    return f"{reason}; {e.identical}/{e.pairs} identical; {judge}"
 
 
 def _grades(judged: list[dict[str, Any]]) -> dict[str, float] | None:
