@@ -1,5 +1,5 @@
-"""A synthetic study shaped like the reference one (2-GPU baseline, EAGLE-3 k = 3 and 5 on one
-GPU, concurrency 1–32, T ∈ {0, 0.5}) with a planted script in a model output."""
+"""A synthetic study shaped like the reference one (2-GPU baseline, a 1-GPU plain arm, EAGLE-3
+k = 3 and 5 on one GPU, concurrency 1–32, T ∈ {0, 0.5}) with a planted script in a model output."""
 
 from __future__ import annotations
 
@@ -44,7 +44,8 @@ def make_row(arm: str, c: int, t: float, gpus: int, method: str | None, k: int |
 
 @pytest.fixture
 def study() -> StudyData:
-    arms = [("nim-2gpu", 2, None, None, 1.0, None), ("eagle3-k3", 1, "eagle3", 3, 1.7, 0.36),
+    arms = [("nim-2gpu", 2, None, None, 1.0, None), ("vllm-1gpu", 1, None, None, 1.0, None),
+            ("eagle3-k3", 1, "eagle3", 3, 1.7, 0.36),
             ("eagle3-k5", 1, "eagle3", 5, 1.5, 0.25)]  # fmt: skip
     rows = [
         make_row(arm, c, t, gpus, method, k, gain, alpha)

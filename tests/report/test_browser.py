@@ -79,7 +79,7 @@ def test_report_renders_in_chromium(study: StudyData, tmp_path: Path):
     found = re.search(r'<pre id="probe">PROBE(.*?)PROBE</pre>', done.stdout, re.S)
     assert found, f"the probe did not run: {done.stderr[-2000:]}"
     probe = json.loads(unescape(found.group(1)))
-    assert len(probe["imgs"]) == 7
+    assert len(probe["imgs"]) == 8
     assert all(w > 100 and h > 100 for w, h in probe["imgs"]), probe["imgs"]
     assert probe["pwned"] is False and probe["title"] == "specwise study: paper-like"
     assert probe["planted"] is True  # the planted script is visible text

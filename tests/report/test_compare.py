@@ -25,7 +25,7 @@ def better_head(study: StudyData) -> StudyData:
 def test_joined_table(study: StudyData):
     t = joined_table(study, better_head(study))
     rows = {r["config"]: r for r in t.rows}
-    assert len(rows) == 24
+    assert len(rows) == 32
     assert rows["eagle3-k3 c=4 T=0"]["d_tok"] == pytest.approx(10.0)
     assert rows["nim-2gpu c=4 T=0"]["d_tok"] == pytest.approx(0.0)
     assert rows["eagle3-k3 c=4 T=0"]["d_al"] == pytest.approx((2.5 - 2.08) / 2.08 * 100)

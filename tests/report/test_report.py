@@ -15,7 +15,7 @@ from specwise.report.plots import pareto_front
 def test_study_table_changes_vs_baseline(study: StudyData):
     t = tables.study_table(study)
     rows = {r["config"]: r for r in t.rows}
-    assert len(rows) == 24  # the failed configuration is not in the table
+    assert len(rows) == 32  # the failed configuration is not in the table
     base, k3 = rows["nim-2gpu c=4 T=0"], rows["eagle3-k3 c=4 T=0"]
     assert base["d_tok"] is None
     assert k3["d_tok"] == pytest.approx((k3["tok_s"] - base["tok_s"]) / base["tok_s"] * 100)
@@ -36,8 +36,8 @@ def test_capacity_is_the_largest_concurrency_meeting_the_slo(study: StudyData):
 
 def test_theory_fits_c_per_arm(study: StudyData):
     rows = tables.theory_table(study).rows
-    arms = {r["arm"] for r in rows}
-    assert arms == {"eagle3-k3", "eagle3-k5"}
+    assert {r["arm"] for r in rows} == {"eagle3-k3", "eagle3-k5"}
+    assert {r["vs"] for r in rows} == {"vllm-1gpu"}  # same GPU count, not the 2-GPU baseline
     for r in rows:
         assert r["fit_c"] is not None and r["fit_c"] >= 0
         assert r["e"] == pytest.approx((1 - r["alpha"] ** (r["k"] + 1)) / (1 - r["alpha"]))
@@ -62,6 +62,7 @@ def test_with_prices(study: StudyData):
     priced = with_prices(study, {"*": 1.0, "nim-2gpu": 4.0})
     assert {(r.arm, r.gpu_hour_usd) for r in priced.rows if r.arm != "eagle3-k5"} == {
         ("nim-2gpu", 4.0),
+        ("vllm-1gpu", 1.0),
         ("eagle3-k3", 1.0),
     }
 
@@ -78,7 +79,7 @@ def test_render_escapes_everything(study: StudyData, tmp_path):
     assert "&lt;script&gt;document.title=&quot;PWNED&quot;" in page
     assert "server crashed: &lt;b&gt;CUDA&lt;/b&gt; out of memory" in page
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)  # nothing fetched
-    assert page.count("data:image/png;base64,") == len(written.figures) // 2 == 7
+    assert page.count("data:image/png;base64,") == len(written.figures) // 2 == 8
     for f in written.figures:
         assert f.exists() and f.stat().st_size > 1000
     md = written.markdown.read_text()

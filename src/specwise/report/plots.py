@@ -66,7 +66,8 @@ def style_axes(ax, title: str, ylabel: str, logx: bool = True) -> None:
     ax.set_xlabel("concurrency")
     ax.set_ylabel(ylabel)
     if logx:
-        ticks = sorted({int(x) for line in ax.get_lines() for x in line.get_xdata()})
+        marked = [line for line in ax.get_lines() if line.get_marker() not in ("None", "", None)]
+        ticks = sorted({int(x) for line in marked for x in line.get_xdata()})
         ax.set_xscale("log", base=2)
         ax.set_xticks(ticks, [str(c) for c in ticks])
         ax.minorticks_off()
@@ -100,6 +101,30 @@ def speedup(data: StudyData) -> Figure | None:
                 xs, ys = zip(*points, strict=True)
                 ax.plot(xs, ys, marker="o", label=safe_text(arm))
         ax.axhline(1.0, color="black", linestyle="--", linewidth=1, label="break-even")
+        style_axes(ax, f"temperature {t:g}", "speedup (×)")
+    return fig
+
+
+def theory(data: StudyData) -> Figure | None:
+    """Measured speedup (solid) beside E / (k·c + 1) with the fitted c (dashed) and the c = 0
+    limit E (dotted), per speculative arm, one panel per temperature."""
+    rows = tables.theory_table(data).rows
+    if not rows:
+        return None
+    temps = sorted({r["t"] for r in rows})
+    fig, axes = _grid(len(temps), "Measured speedup vs the i.i.d. model")
+    for ax, t in zip(axes, temps, strict=True):
+        for i, arm in enumerate(sorted({r["arm"] for r in rows})):
+            pts = sorted((r["c"], r) for r in rows if r["arm"] == arm and r["t"] == t)
+            if not pts:
+                continue
+            xs = [c for c, _ in pts]
+            fit = pts[0][1]["fit_c"]
+            ax.plot(xs, [r["measured"] for _, r in pts], "-o", color=f"C{i}", label=safe_text(arm))
+            label = f"E/(k·c+1), c={fit:.2f}" if fit is not None else "E/(k·c+1)"
+            ax.plot(xs, [r["theory"] for _, r in pts], "--", color=f"C{i}", label=label)
+            ax.plot(xs, [r["e"] for _, r in pts], ":", color=f"C{i}", label="c = 0 limit")
+        ax.axhline(1.0, color="black", linewidth=1)
         style_axes(ax, f"temperature {t:g}", "speedup (×)")
     return fig
 
@@ -224,39 +249,15 @@ def verdicts(data: StudyData) -> Figure | None:
     return fig
 
 
-FIGURES = (
-    (
-        "throughput",
-        "Throughput vs concurrency",
-        throughput,
-        "Output tok/s per arm and temperature.",
-    ),
+FIGURES = (  # (name, title, draw, caption) in report order
+    ("throughput", "Throughput vs concurrency", throughput, "Output tok/s per arm and T."),
     ("tpot", "TPOT vs concurrency", tpot, "Median TPOT = (E2E − TTFT) / (out − 1)."),
-    (
-        "speedup",
-        "Speedup vs concurrency",
-        speedup,
-        "tok/s ratio to the baseline; dashed = break-even.",
-    ),
-    (
-        "per_position",
-        "Per-position acceptance",
-        per_position,
-        "αᵢ = accepted at i / drafts, mean over runs.",
-    ),
-    (
-        "acceptance_lengths",
-        "Acceptance length per request",
-        acceptance_lengths,
-        "Per request, pooled.",
-    ),
-    (
-        "pareto",
-        "Per-GPU vs per-user throughput",
-        pareto,
-        "Each point one configuration; labels give $/1M.",
-    ),
-    ("verdicts", "Quality verdicts", verdicts, "One cell per speculative arm × temperature."),
+    ("speedup", "Speedup vs concurrency", speedup, "tok/s ratio to the baseline; dashed = 1."),
+    ("theory", "Theoretical check", theory, "Solid measured, dashed E/(k·c+1), dotted c = 0."),
+    ("per_position", "Per-position acceptance", per_position, "αᵢ = accepted at i / drafts."),
+    ("acceptance_lengths", "Acceptance length per request", acceptance_lengths, "Pooled."),
+    ("pareto", "Per-GPU vs per-user throughput", pareto, "One point per configuration."),
+    ("verdicts", "Quality verdicts", verdicts, "One cell per arm × temperature."),
 )
 
 

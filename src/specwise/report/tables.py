@@ -190,20 +190,42 @@ def series(rows: list[Row], value: Callable[[Row], float | None]) -> dict[tuple[
     return out
 
 
-def speedups(data: StudyData) -> dict[tuple[str, float], list[tuple[int, float]]]:
-    """speedup(arm, T, c) = mean tok/s(arm) / mean tok/s(baseline) at the same c and T."""
+def speedups(
+    data: StudyData, reference: dict[str, str] | None = None
+) -> dict[tuple[str, float], list[tuple[int, float]]]:
+    """speedup(arm, T, c) = mean tok/s(arm) / mean tok/s(ref) at the same c and T, where ref is
+    reference[arm] (default: the study's baseline for every arm)."""
     tok = series(data.done, lambda r: r.output_tokens_per_s)
     out = {}
     for (arm, t), points in tok.items():
-        base = dict(tok.get((data.baseline, t), []))
-        if arm != data.baseline and base:
+        if reference is not None and arm not in reference:
+            continue
+        ref = data.baseline if reference is None else reference[arm]
+        base = dict(tok.get((ref, t), []))
+        if arm != ref and base:
             out[(arm, t)] = [(c, v / base[c]) for c, v in points if base.get(c)]
+    return out
+
+
+def same_hardware_reference(data: StudyData) -> dict[str, str]:
+    """{speculative arm: the arm without speculation on the same GPU count} (the baseline when
+    it qualifies): the theoretical check compares speculation, not hardware."""
+    plain: dict[int, list[str]] = defaultdict(list)
+    for r in data.done:
+        if not r.speculative and r.arm not in plain[r.gpus]:
+            plain[r.gpus].append(r.arm)
+    out = {}
+    for r in data.done:
+        refs = plain.get(r.gpus, [])
+        if r.speculative and refs:
+            out[r.arm] = data.baseline if data.baseline in refs else refs[0]
     return out
 
 
 def theory_table(data: StudyData) -> Table:
     """Measured speedup beside E / (k·c + 1), c fitted per arm over its configurations."""
-    sp = speedups(data)
+    reference = same_hardware_reference(data)
+    sp = speedups(data, reference)
     alpha = series(data.done, lambda r: r.acceptance_rate)
     spec = {r.arm: r for r in data.done if r.speculative and r.k}
     by_arm: dict[str, list[tuple[float, int, float, float]]] = defaultdict(list)  # (T, c, α, S)
@@ -220,6 +242,7 @@ def theory_table(data: StudyData) -> Table:
                 {
                     "arm": arm,
                     "method": spec[arm].method,
+                    "vs": reference[arm],
                     "k": k,
                     "t": t,
                     "c": c,
@@ -234,6 +257,7 @@ def theory_table(data: StudyData) -> Table:
     columns = [
         ("arm", "arm", ""),
         ("method", "method", ""),
+        ("vs", "vs", ""),
         ("k", "k", "d"),
         ("t", "T", "g"),
         ("c", "concurrency", "d"),
@@ -247,8 +271,9 @@ def theory_table(data: StudyData) -> Table:
     note = (
         "E = (1 − α^(k+1)) / (1 − α) assumes i.i.d. acceptance; c = draft step cost / target "
         "step cost, least-squares over the arm's configurations. Measured speedup = tok/s vs "
-        f"{data.baseline} at equal concurrency and temperature. n-gram drafts on few steps, so "
-        "its α (drafting steps only) overstates E."
+        "the arm without speculation on the same GPU count (column `vs`) at equal concurrency "
+        "and temperature. n-gram drafts on few steps, so its α (drafting steps only) overstates "
+        "E. Arms with no such reference are left out."
     )
     return Table("Theoretical check", columns, rows, note)
 
@@ -308,8 +333,9 @@ def decision_lines(data: StudyData) -> list[str]:
     h = cost.headline(data.done, data.baseline)
     if h is not None:
         lines.append(cost.headline_text(h) + ".")
+    speculative = {r.arm for r in data.done if r.speculative}
     for (arm, t), points in sorted(speedups(data).items()):
-        if not points:
+        if not points or arm not in speculative:
             continue
         lo, hi = min(s for _, s in points), max(s for _, s in points)
         pays = [c for c, s in points if s > 1]
