@@ -115,6 +115,9 @@ def judge(
     tokenizer: Annotated[str | None, typer.Option(help="token positions: smollm2 or dir")] = None,
     probe_url: Annotated[str | None, typer.Option(help="target server: margins at forks")] = None,
     probe_model: Annotated[str | None, typer.Option(help="model name at --probe-url")] = None,
+    judge2_url: Annotated[str | None, typer.Option(help="second judge: Cohen's kappa")] = None,
+    judge2_model: Annotated[str | None, typer.Option(help="model name at --judge2-url")] = None,
+    judge2_api_key_env: Annotated[str | None, typer.Option(help="env var NAME")] = None,
 ):
     """Quality vs the baseline: exact checks, LLM-as-judge, a verdict per arm x temperature."""
     from specwise.quality.run import options_from_cli, run_judge

@@ -34,12 +34,16 @@ def test_judge_bench_dirs(tmp_path):
         options = JudgeOptions(
             source=cand, baseline=base, judge_url=url, judge_model="prefers-good"
         )
+        options.judge2_url, options.judge2_model = url, "always-a"  # a position-biased judge
         (row,) = run_judge(options)
         assert "[Conversation]\nuser: " in CALLS[0]["messages"][1]["content"]  # the question
     assert row["arm"] == "ngram" and row["exact"]["identical"] == 1
     assert row["exact"]["classes"] == {"unknown": 2, "identical": 1, "truncated": 1}
     assert row["judge"]["win"] == 1 and row["judge"]["ties_total"] == 3
     assert row["verdict"] == "not shown equivalent"
+    # judge 1: win, tie, tie; judge 2: tie ×3 → p_o = 2/3 = p_e → κ = 0
+    assert row["stats"]["kappa"] == pytest.approx(0.0)
+    assert row["stats"]["position_consistency"] == pytest.approx(1.0)
     saved = json.loads((cand / "quality.json").read_text())
     assert saved[0]["verdict"] == row["verdict"]
     assert (cand / "judgments.jsonl").exists()

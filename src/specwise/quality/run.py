@@ -63,6 +63,9 @@ class JudgeOptions:
     tokenizer: str | None = None
     probe_url: str | None = None  # a server of the target (no speculation) for margin probes
     probe_model: str | None = None
+    judge2_url: str | None = None  # a second judge: Cohen's κ between the two
+    judge2_model: str | None = None
+    judge2_api_key_env: str | None = None
     baseline_arm: str | None = None
     log_dir: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -189,6 +192,7 @@ def judge_endpoint(options: JudgeOptions) -> Iterator[Endpoint]:
 def evaluate(groups: list[Group], options: JudgeOptions) -> list[dict[str, Any]]:
     """Margin probes, checks, judge outcomes and the verdict of every group, as report rows."""
     outcomes: list[list[dict[str, Any]] | None] = [None] * len(groups)
+    second: list[list[dict[str, Any]]] | None = None
     local = options.judge_url is None
     if not options.judge and options.probe_url:
         probe(groups, options.probe_url, options.probe_model or "smollm2", options)
@@ -202,6 +206,11 @@ def evaluate(groups: list[Group], options: JudgeOptions) -> list[dict[str, Any]]
                 for i, g in enumerate(groups):
                     judged = judge_pairs(g.pairs, endpoint, cache, options.grade)
                     outcomes[i] = asyncio.run(judged)
+            second = [
+                asyncio.run(judge_pairs(g.pairs, e, cache))
+                for e in second_judge(options)
+                for g in groups
+            ]
         except JudgeError as exc:
             raise SpecwiseError(
                 f"{exc}; check --judge-url/--judge-model (verdicts judged so far are cached in "
@@ -212,10 +221,34 @@ def evaluate(groups: list[Group], options: JudgeOptions) -> list[dict[str, Any]]
     control = next(
         (counts(o) for g, o in zip(groups, outcomes, strict=True) if g.control and o), None
     )
-    return [
+    rows = [
         group_row(g, rows, judged, control, options.margin)
         for g, rows, judged in zip(groups, checks, outcomes, strict=True)
     ]
+    for row, judged, other in zip(rows, outcomes, second or [None] * len(rows), strict=True):
+        if judged is not None and other is not None:
+            row["stats"]["kappa"] = judges_kappa(judged, other)
+    return rows
+
+
+def second_judge(options: JudgeOptions) -> list[Endpoint]:
+    """The second judge (--judge2-url), for Cohen's κ between judges; [] when none."""
+    if not options.judge2_url:
+        return []
+    key = os.environ.get(options.judge2_api_key_env) if options.judge2_api_key_env else None
+    if options.judge2_api_key_env and not key:
+        raise SpecwiseError(f"${options.judge2_api_key_env} is not set; export the key and rerun.")
+    model = options.judge2_model or "default"
+    return [Endpoint(options.judge2_url, model, key, concurrency=options.concurrency)]
+
+
+def judges_kappa(first: list[dict[str, Any]], second: list[dict[str, Any]]) -> float | None:
+    """Cohen's κ of two judges' outcomes (win / loss / tie, inconsistent = tie) over the pairs
+    both judged (identical and unparsable pairs left out)."""
+    label = {"win": "candidate", "loss": "baseline", "tie": "tie", "inconsistent": "tie"}
+    both = [(a["outcome"], b["outcome"]) for a, b in zip(first, second, strict=True)]
+    both = [(label[a], label[b]) for a, b in both if a in label and b in label]
+    return stats.cohen_kappa([a for a, _ in both], [b for _, b in both])
 
 
 def probe(groups: list[Group], url: str, model: str, options: JudgeOptions) -> int:
