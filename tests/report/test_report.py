@@ -10,6 +10,7 @@ from specwise.errors import SpecwiseError
 from specwise.report import parse_prices, render, tables, with_prices
 from specwise.report.model import StudyData
 from specwise.report.plots import pareto_front
+from specwise.report.theory import theory_table
 
 
 def test_study_table_changes_vs_baseline(study: StudyData):
@@ -35,7 +36,7 @@ def test_capacity_is_the_largest_concurrency_meeting_the_slo(study: StudyData):
 
 
 def test_theory_fits_c_per_arm(study: StudyData):
-    rows = tables.theory_table(study).rows
+    rows = theory_table(study).rows
     assert {r["arm"] for r in rows} == {"eagle3-k3", "eagle3-k5"}
     assert {r["vs"] for r in rows} == {"vllm-1gpu"}  # same GPU count, not the 2-GPU baseline
     for r in rows:

@@ -11,6 +11,7 @@ from typing import Any
 from specwise.report import tables
 from specwise.report.model import StudyData
 from specwise.report.plots import Plot
+from specwise.report.theory import theory_table
 
 Block = tuple[str, Any]
 
@@ -29,7 +30,7 @@ def study_blocks(data: StudyData, plots: list[Plot]) -> list[Block]:
     ]
     blocks += [("figure", p) for p in plots]
     blocks += [
-        ("table", tables.theory_table(data)),
+        ("table", theory_table(data)),
         ("table", tables.quality_table(data)),
         ("h2", "Conditions"),
         ("kv", data.conditions | {"SLO": tables.slo_text(data)} | measured(data)),

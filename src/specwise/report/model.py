@@ -9,6 +9,7 @@ code that knows the store's layout.
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,7 +100,9 @@ class StudyData:
         return [r for r in self.rows if r.status != "done"]
 
 
-def slo_fraction(records: list[RequestRecord], ttft_s: float | None, tpot_s: float | None):
+def slo_fraction(
+    records: list[RequestRecord], ttft_s: float | None, tpot_s: float | None
+) -> float | None:
     """Share of measured requests meeting every SLO threshold (metrics.meets_slo)."""
     if not records or (ttft_s is None and tpot_s is None):
         return None
@@ -118,7 +121,12 @@ def request_lengths(records: list[RequestRecord]) -> tuple[list[float], str | No
     return [x for x in proxy if x is not None], "proxy_tokens_per_chunk" if proxy else None
 
 
-def row_from_run(run: dict[str, Any], arm: dict[str, Any], records: list[RequestRecord], slo):
+def row_from_run(
+    run: dict[str, Any],
+    arm: dict[str, Any],
+    records: list[RequestRecord],
+    slo: tuple[float | None, float | None],
+) -> Row:
     """A Row from one stored run, its arm's study fields and its request records."""
     s = run.get("summary") or {}
     a = run.get("acceptance") or {}
@@ -160,7 +168,9 @@ def row_from_run(run: dict[str, Any], arm: dict[str, Any], records: list[Request
     )
 
 
-def rows_from_store(out: Path, slo_ttft_ms: float | None = None, slo_tpot_ms: float | None = None):
+def rows_from_store(
+    out: Path, slo_ttft_ms: float | None = None, slo_tpot_ms: float | None = None
+) -> StudyData:
     """StudyData from a sweep's output directory (its results.sqlite). The SLO defaults to the
     study's own; passing one here re-evaluates every request against it."""
     from specwise import store
@@ -201,7 +211,9 @@ def _s(ms: float | None) -> float | None:
     return None if ms is None else ms / 1e3
 
 
-def conditions_from_store(conn, spec: dict[str, Any], study_row) -> dict[str, str]:
+def conditions_from_store(
+    conn: sqlite3.Connection, spec: dict[str, Any], study_row: sqlite3.Row | None
+) -> dict[str, str]:
     """Exact conditions: versions, the study, the server commands and the host, as text."""
     import platform
 

@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 from specwise import cost
 from specwise.report import tables
 from specwise.report.model import StudyData
+from specwise.report.theory import theory_table
 
 DPI = 110
 VERDICT_COLORS = {"equivalent": "#66bb6a", "differs": "#ef5350"}  # anything else: grey
@@ -108,7 +109,7 @@ def speedup(data: StudyData) -> Figure | None:
 def theory(data: StudyData) -> Figure | None:
     """Measured speedup (solid) beside E / (k·c + 1) with the fitted c (dashed) and the c = 0
     limit E (dotted), per speculative arm, one panel per temperature."""
-    rows = tables.theory_table(data).rows
+    rows = theory_table(data).rows
     if not rows:
         return None
     temps = sorted({r["t"] for r in rows})
