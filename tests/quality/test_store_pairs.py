@@ -1,0 +1,59 @@
+"""pairs_from_store: runs pair with the baseline arm's run of the same T / concurrency / repeat."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from specwise.bench.client import RequestRecord
+from specwise.quality.run import JudgeOptions, pairs_from_store, run_judge
+
+store = pytest.importorskip("specwise.store")
+study_mod = pytest.importorskip("specwise.study")
+sweep_mod = pytest.importorskip("specwise.sweep")
+
+SPEC = {
+    "name": "t",
+    "arms": [{"name": "baseline"}, {"name": "ngram", "speculative_config": {"method": "ngram"}}],
+    "concurrency": [1],
+    "temperature": [0, 0.5],
+    "requests": 3,
+    "repeats": 2,
+}
+
+
+def save(conn, position, arm, temperature, repeat, texts):
+    run = {"key": f"{arm}-{temperature}-{repeat}", "position": position, "arm": arm}
+    run |= {"concurrency": 1, "temperature": temperature, "repeat": repeat, "status": "done"}
+    run["requests"] = len(texts)
+    records = [
+        RequestRecord(request_id=rid, ok=True, text=t, extra={"index": i}).to_dict()
+        for i, (rid, t) in enumerate(texts)
+    ]
+    store.save_run(conn, run, records, {})
+
+
+def test_pairs_and_verdicts_from_a_store(tmp_path):
+    study = study_mod.Study.model_validate(SPEC)
+    ids = [w.id for w in sweep_mod.workload_requests(study, 3)]
+    conn = store.connect(store.store_path(tmp_path))
+    store.bind_study(conn, "t", "h", json.loads(study.model_dump_json()), set())
+    texts = [(i, f"answer {i}") for i in ids]
+    save(conn, 0, "baseline", 0.0, 0, texts)
+    save(conn, 1, "baseline", 0.0, 1, texts)
+    save(conn, 2, "ngram", 0.0, 0, [*texts[:2], (ids[2], "answer")])  # one truncated
+    save(conn, 3, "ngram", 0.0, 1, texts)
+    save(conn, 4, "baseline", 0.5, 0, texts)
+    save(conn, 5, "ngram", 0.5, 0, texts)
+    conn.close()
+    groups = {(g.arm, g.temperature): g for g in pairs_from_store(tmp_path)}
+    assert set(groups) == {("ngram", 0.0), ("ngram", 0.5), ("A/A control", 0.0)}
+    assert len(groups[("ngram", 0.0)].pairs) == 6  # two repeats × three requests
+    assert groups[("ngram", 0.0)].pairs[0].kind is not None  # the workload came back
+    rows = run_judge(JudgeOptions(source=tmp_path, judge=False))
+    by = {(r["arm"], r["temperature"]): r for r in rows}
+    assert by[("ngram", 0.0)]["exact"]["classes"] == {"identical": 5, "truncated": 1}
+    assert by[("ngram", 0.0)]["verdict"] == "not shown equivalent"  # 1/6 changed: Wilson low .03
+    assert by[("A/A control", 0.0)]["verdict"] == "equivalent"
+    assert (tmp_path / "quality.json").exists()
