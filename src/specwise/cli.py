@@ -88,6 +88,9 @@ def bench(
     slo_ttft_ms: Annotated[float | None, typer.Option(help="goodput SLO on TTFT")] = None,
     slo_tpot_ms: Annotated[float | None, typer.Option(help="goodput SLO on TPOT")] = None,
     seed: Annotated[int, typer.Option()] = 0,
+    continuous_usage: Annotated[
+        bool, typer.Option(help="ask vLLM for usage in every chunk (tokens per chunk)")
+    ] = True,
 ):
     """Measure one server with a workload: latency, throughput, acceptance."""
     values = dict(locals())
