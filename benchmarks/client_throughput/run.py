@@ -6,8 +6,8 @@ as fast as it can, specwise (`specwise bench`) vs `vllm bench serve`, each pinne
 The fast server runs pinned to core 1, the client under test to core 0; both tools send the same
 number of requests of the same length, alternating run by run. chunks/s = content chunks the
 client recorded / the tool's own measured duration (one token per chunk on this server, so for
-`vllm bench serve` it is its total output tokens / duration). The server's CPU use during each run
-is recorded, to show it was not the limit.
+`vllm bench serve` it is its total output tokens / duration). The server's CPU seconds per chunk are
+recorded too: its capacity (chunks per CPU-second of its core) shows it was not the limit.
 """
 
 from __future__ import annotations
@@ -82,6 +82,13 @@ def run_vllm(url: str, c: int, n: int, tokens: int, core: int, tmp: Path, tok: s
     return result["total_output_tokens"] / result["duration"]
 
 
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.machine()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--concurrency", type=int, nargs="+", default=[64, 256])
@@ -104,20 +111,20 @@ def main() -> None:
             for c in args.concurrency:
                 n = c * args.requests_per_user
                 runs: dict[str, list[float]] = {"specwise": [], "vllm": []}
-                server_cpu: list[float] = []
+                capacity: list[float] = []
                 for rep in range(args.repeats):
                     order = ["specwise", "vllm"] if rep % 2 == 0 else ["vllm", "specwise"]
                     for tool in order:
-                        cpu0, t0 = sum(sproc.cpu_times()[:2]), time.monotonic()
+                        cpu0 = sum(sproc.cpu_times()[:2])
                         if tool == "specwise":
                             rate = run_specwise(url, c, n, args.tokens, args.client_core, tmp)
                         else:
                             rate = run_vllm(
                                 url, c, n, args.tokens, args.client_core, tmp, args.tokenizer
                             )
-                        cpu = (sum(sproc.cpu_times()[:2]) - cpu0) / (time.monotonic() - t0)
+                        n_chunks = n * args.tokens
+                        capacity.append(n_chunks / (sum(sproc.cpu_times()[:2]) - cpu0))
                         runs[tool].append(rate)
-                        server_cpu.append(cpu)
                         print(f"c={c} rep={rep} {tool}: {rate:,.0f} chunks/s", flush=True)
                 med = {tool: statistics.median(v) for tool, v in runs.items()}
                 rows.append(
@@ -128,22 +135,23 @@ def main() -> None:
                         "runs": runs,
                         "median_chunks_per_s": med,
                         "ratio_specwise_over_vllm": med["specwise"] / med["vllm"],
-                        "server_cpu_share_max": max(server_cpu),
+                        "server_capacity_chunks_per_cpu_s_min": min(capacity),
                     }
                 )
     finally:
         server.terminate()
         server.wait()
-    doc = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"}
+    doc = {"machine": f"{cpu_model()}, {os.cpu_count()} cores"}
     doc |= {"python": platform.python_version(), "time": time.ctime(), "rows": rows}
     args.json.write_text(json.dumps(doc, indent=2) + "\n")
-    print("| concurrency | specwise chunks/s | vllm bench serve chunks/s | ratio |")
-    print("|---:|---:|---:|---:|")
+    print("| concurrency | specwise chunks/s | vllm bench serve chunks/s | ratio | server cap. |")
+    print("|---:|---:|---:|---:|---:|")
     for r in rows:
         m = r["median_chunks_per_s"]
         print(
             f"| {r['concurrency']} | {m['specwise']:,.0f} | {m['vllm']:,.0f} | "
-            f"{r['ratio_specwise_over_vllm']:.2f}x |"
+            f"{r['ratio_specwise_over_vllm']:.2f}x | "
+            f"{r['server_capacity_chunks_per_cpu_s_min']:,.0f} |"
         )
 
 

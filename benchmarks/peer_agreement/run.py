@@ -3,6 +3,8 @@
 
     .venv/bin/python benchmarks/peer_agreement/run.py --repeats 3
 
+specwise runs twice per repeat, with its default `continuous_usage_stats` (usage in every
+chunk, which costs the server a little per chunk) and without it, like vLLM's client.
 Compares the medians over repeats of output tok/s, median TTFT and median TPOT (must agree
 within 5 %) and the acceptance rate / length over each run's own window (must agree to 2
 decimals). Writes results.json beside this file and prints a Markdown table.
@@ -78,10 +80,13 @@ def write_workloads(tmp: Path) -> tuple[Path, Path]:
     return ours, theirs
 
 
-def run_specwise(url: str, model: str, workload: Path, args, out: Path) -> dict[str, float]:
+def run_specwise(
+    url: str, model: str, workload: Path, args, out: Path, continuous: bool
+) -> dict[str, float]:
     cmd = [SPECWISE, "bench", "--url", url, "--model", model, "--workload", str(workload)]
     cmd += ["--out", str(out), "--concurrency", str(args.concurrency), "--temperature", "0"]
     cmd += ["--max-tokens", str(args.max_tokens), "--warmup", "1"]
+    cmd += ["--continuous-usage" if continuous else "--no-continuous-usage"]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     summary = json.loads((out / "summary.json").read_text())
     m, a = summary["metrics"], summary["acceptance"]
@@ -134,16 +139,18 @@ def main() -> None:
         from specwise.models import prepare_model
 
         args.tokenizer = str(prepare_model("smollm2"))
-    runs: dict[str, list[dict[str, float]]] = {"specwise": [], "vllm": []}
+    tools = ["specwise", "specwise-no-cu", "vllm"]
+    runs: dict[str, list[dict[str, float]]] = {t: [] for t in tools}
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
         ours, theirs = write_workloads(tmp)
         with serve(ARM, tmp / "logs") as server:
             for rep in range(args.repeats):
-                order = ["specwise", "vllm"] if rep % 2 == 0 else ["vllm", "specwise"]
-                for tool in order:
-                    if tool == "specwise":
-                        r = run_specwise(server.base_url, server.model, ours, args, tmp / f"s{rep}")
+                for tool in tools[rep % 3 :] + tools[: rep % 3]:  # rotate the order
+                    if tool.startswith("specwise"):
+                        out = tmp / f"{tool}-{rep}"
+                        cont = tool == "specwise"
+                        r = run_specwise(server.base_url, server.model, ours, args, out, cont)
                     else:
                         out = tmp / f"v{rep}.json"
                         r = run_vllm(server.base_url, server.model, theirs, args, out)
@@ -161,12 +168,16 @@ def main() -> None:
         "medians": med,
     }
     args.json.write_text(json.dumps(doc, indent=2) + "\n")
-    print("| metric | specwise | vllm bench serve | difference |")
+    print("| metric | specwise | specwise --no-continuous-usage | vllm bench serve |")
     print("|---|---:|---:|---:|")
     for k in KEYS:
-        s, v = med["specwise"][k], med["vllm"][k]
-        diff = f"{(s - v) / v * 100:+.2f} %" if k in KEYS[:3] else f"{s - v:+.4f}"
-        print(f"| {k} | {s:.4f} | {v:.4f} | {diff} |")
+        v = med["vllm"][k]
+        cells = []
+        for t in tools[:2]:
+            s = med[t][k]
+            diff = f"{(s - v) / v * 100:+.1f} %" if k in KEYS[:3] else f"{s - v:+.4f}"
+            cells.append(f"{s:.4f} ({diff})")
+        print(f"| {k} | {cells[0]} | {cells[1]} | {v:.4f} |")
 
 
 if __name__ == "__main__":
