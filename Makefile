@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml scripts/setup.sh scripts/alias_vllm_dist.py
 
 demo: setup
 	$(VENV)/bin/specwise models prepare smollm2 >/dev/null
-	$(VENV)/bin/specwise demo
+	$(VENV)/bin/specwise run studies/quick.yaml --out runs/quick
 
 test: setup lint
 	$(VENV)/bin/specwise models prepare smollm2 >/dev/null

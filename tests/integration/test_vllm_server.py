@@ -6,6 +6,7 @@ through the `specwise serve` CLI and stopped with Ctrl-C (SIGINT), as a user wou
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import subprocess
@@ -18,14 +19,35 @@ from pathlib import Path
 import psutil
 import pytest
 
+from specwise.bench.loadgen import LoadSpec
+from specwise.bench.run import measure
 from specwise.config import Arm
-from specwise.demo import DEMO_ARMS, DEMO_PROMPTS, measure_arm
 from specwise.errors import SpecwiseError
 from specwise.servers.launch import Server, serve
 from specwise.servers.prometheus import snapshot
+from specwise.study import load_study
+from specwise.workloads.loaders import WorkloadRequest
 
 pytestmark = pytest.mark.integration
-BASELINE, NGRAM = DEMO_ARMS
+QUICK = {a.name: a for a in load_study(Path(__file__).parents[2] / "studies/quick.yaml").arms}
+BASELINE, NGRAM = (
+    Arm(**QUICK[name].model_dump(exclude={"gpu_hour_usd"})) for name in ("baseline", "ngram-k3")
+)
+ORDERS = [
+    ("A-1042", "Trail Runner 3 shoes, size 10, blue", "shipped", "Oct 12"),
+    ("A-2210", "Espresso grinder, matte black", "processing", "Oct 14"),
+    ("A-3307", "Wool scarf, charcoal, set of two", "delivered", "Oct 9"),
+    ("A-4518", "Noise-cancelling headphones, silver", "returned", "Oct 2"),
+]
+# Prompts whose answers repeat their own text: n-gram speculation has something to find.
+REPETITIVE_PROMPTS = [
+    f"Order {oid}: {item}; status {status}; date {date}. Write a one-line JSON object with the "
+    f'keys "order_id", "item", "status" and "date" for this order.'
+    for oid, item, status, date in ORDERS
+] + [
+    f"Repeat this sentence twice, exactly: Your order {oid} ({item}) is {status}."
+    for oid, item, status, _ in ORDERS
+]
 
 
 def tree_pids(pid: int) -> set[int]:
@@ -102,10 +124,18 @@ def test_baseline_serves_chat_and_has_no_spec_counters(baseline_url: str) -> Non
 
 
 def test_ngram_acceptance_over_repetitive_prompts(ngram_server: Server) -> None:
-    result = measure_arm(ngram_server, DEMO_PROMPTS, concurrency=4)
+    requests = [
+        WorkloadRequest(f"p{i}", [{"role": "user", "content": p}])
+        for i, p in enumerate(REPETITIVE_PROMPTS)
+    ]
+    load = LoadSpec(concurrency=4, num_requests=len(requests), warmup=1)
+    params = {"temperature": 0, "max_tokens": 96}
+    result = asyncio.run(
+        measure(ngram_server.base_url, ngram_server.model, requests, load, params, progress=False)
+    )
     acc = result.acceptance
     assert acc is not None and acc.drafts > 0
-    assert result.output_tokens > 0
+    assert result.summary["output_tokens"] > 0 and result.summary["failed"] == 0
     assert 0 < acc.acceptance_rate <= 1
     assert 1 <= acc.mean_acceptance_length <= 4
     rates = acc.per_position_rates

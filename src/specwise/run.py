@@ -1,0 +1,51 @@
+"""`specwise run STUDY.yaml` (the main job) and `specwise sweep STUDY.yaml`.
+
+run = sweep, then the summary table (quality checks, cost and the report join here as they
+land). Both resume: running the same command again measures only what is missing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from specwise import store
+from specwise.errors import SpecwiseError
+from specwise.results import summary_rows, summary_table
+from specwise.study import load_study
+from specwise.sweep import SweepResult, dry_run, sweep, wide_console
+
+
+def default_out(study_path: Path) -> Path:
+    return Path("runs") / load_study(study_path).name
+
+
+def sweep_command(study_path: Path, out: Path | None, force: bool, dry: bool) -> None:
+    """`specwise sweep`: print the matrix (--dry-run) or measure it and print the summary."""
+    if dry:
+        dry_run(study_path, out)
+        return
+    run_study(study_path, out, force)
+
+
+def run_study(study_path: Path, out: Path | None = None, force: bool = False) -> SweepResult:
+    """`specwise run`: the sweep, then the summary of every configuration measured so far."""
+    out = out or default_out(study_path)
+    result = sweep(study_path, out, force)
+    print_summary(out)
+    if result.failed:
+        raise SpecwiseError(
+            f"{result.failed} of {result.configurations} configurations failed (reasons above); "
+            "fix the cause and run the same command again: finished ones are kept."
+        )
+    return result
+
+
+def print_summary(out: Path) -> None:
+    conn = store.open_existing(out)
+    try:
+        rows = summary_rows(conn)
+        name = store.stored_study(conn)["name"]
+    finally:
+        conn.close()
+    title = f"{name}: {len(rows)} configurations → {store.store_path(out)}"
+    wide_console().print(summary_table(rows, title))

@@ -1,0 +1,112 @@
+"""The results store: whole configurations or nothing, replace-on-retry, export."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import sys
+from pathlib import Path
+
+import pytest
+
+from specwise import results, store
+from specwise.bench.client import RequestRecord
+from specwise.errors import SpecwiseError
+
+
+def record(i: int, text: str = "hi") -> dict:
+    r = RequestRecord(f"req-{i}", arm="a", ok=True, ttft_s=0.1, e2e_s=0.5, output_tokens=5)
+    r.text, r.chunk_times_s, r.extra = text, [0.1, 0.2], {"index": i}
+    return r.to_dict()
+
+
+def run(key: str, arm: str = "a", status: str = "done", tok_s: float = 10.0, **more) -> dict:
+    summary = {"failed": 0, "output_tokens_per_s": tok_s, "ttft_s": {"median": 0.1, "p99": 0.2}}
+    return {
+        "key": key,
+        "position": more.pop("position", 0),
+        "arm": arm,
+        "concurrency": more.pop("concurrency", 1),
+        "temperature": 0.0,
+        "repeat": 0,
+        "status": status,
+        "requests": 2,
+        "summary": summary,
+    } | more
+
+
+@pytest.fixture
+def conn(tmp_path: Path):
+    c = store.connect(tmp_path / "results.sqlite")
+    store.bind_study(c, "s", "h", {"arms": [{"name": "a"}, {"name": "b"}]}, set())
+    yield c
+    c.close()
+
+
+def test_wal_mode_and_a_configuration_written_whole(conn: sqlite3.Connection) -> None:
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    run_id = store.save_run(conn, run("k1"), [record(1), record(0)], {"before": "x", "after": "y"})
+    back = store.load_records(conn, run_id)
+    assert [r["request_id"] for r in back] == ["req-0", "req-1"]  # issue order
+    assert RequestRecord.from_dict(back[0]).chunk_times_s == [0.1, 0.2]
+    assert back[0]["text"] == "hi"
+    phases = conn.execute("SELECT phase FROM server_metrics ORDER BY phase").fetchall()
+    assert [p[0] for p in phases] == ["after", "before"]
+
+
+def test_a_failure_midway_leaves_no_trace(conn: sqlite3.Connection) -> None:
+    with pytest.raises(sqlite3.IntegrityError):  # the same request index twice
+        store.save_run(conn, run("k1"), [record(0), record(0)], {})
+    assert store.runs(conn) == []
+    assert conn.execute("SELECT count(*) FROM requests").fetchone()[0] == 0
+
+
+def test_a_retry_replaces_the_failed_attempt(conn: sqlite3.Connection) -> None:
+    store.save_run(conn, run("k1", status="failed", reason="server died"), [], {})
+    assert store.done_keys(conn) == set()
+    store.save_run(conn, run("k1"), [record(0), record(1)], {})
+    runs = store.runs(conn)
+    assert len(runs) == 1 and runs[0]["status"] == "done" and runs[0]["reason"] is None
+    assert store.done_keys(conn) == {"k1"}
+
+
+def test_forced_study_change_drops_only_configurations_gone(conn: sqlite3.Connection) -> None:
+    store.save_run(conn, run("k1"), [record(0)], {})
+    store.save_run(conn, run("k2", position=1), [record(0)], {})
+    assert store.bind_study(conn, "s", "h2", {"arms": []}, {"k1", "k3"}) == 1
+    assert store.done_keys(conn) == {"k1"}
+    assert conn.execute("SELECT count(*) FROM requests").fetchone()[0] == 1  # cascade
+    assert store.stored_study(conn)["hash"] == "h2"
+
+
+def test_summary_rows_compare_with_the_baseline_at_the_same_cell(conn) -> None:
+    store.save_run(conn, run("k1", "a", tok_s=10.0), [], {})
+    store.save_run(conn, run("k2", "b", tok_s=12.5, position=1), [], {})
+    store.save_run(conn, run("k3", "b", tok_s=9.0, position=2, concurrency=4), [], {})
+    rows = results.summary_rows(conn)
+    assert [r["vs_baseline"] for r in rows] == [0.0, pytest.approx(0.25), None]
+    assert rows[0]["ttft_p50_ms"] == pytest.approx(100.0)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "parquet"])
+def test_export(tmp_path: Path, conn: sqlite3.Connection, fmt: str) -> None:
+    store.save_run(conn, run("k1"), [record(0, 'a, "quoted"\nline'), record(1)], {})
+    paths = results.export(tmp_path, fmt)
+    assert [p.name for p in paths] == [f"runs.{fmt}", f"requests.{fmt}", f"servers.{fmt}"]
+    if fmt == "json":
+        rows = json.loads(paths[1].read_text())
+        assert rows[0]["text"] == 'a, "quoted"\nline' and rows[0]["arm"] == "a"
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        assert pq.read_table(paths[1]).num_rows == 2
+
+
+def test_export_errors_are_one_sentence(tmp_path: Path, conn, monkeypatch) -> None:
+    with pytest.raises(SpecwiseError, match="use one of csv, parquet, json"):
+        results.export(tmp_path, "xlsx")
+    with pytest.raises(SpecwiseError, match=r"holds no results\.sqlite"):
+        results.export(tmp_path / "nowhere", "csv")
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    with pytest.raises(SpecwiseError, match="pip install pyarrow"):
+        results.export(tmp_path, "parquet")

@@ -1,0 +1,289 @@
+"""Study validation, the matrix, and the sweep against a fake OpenAI server (no vLLM)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+import yaml
+
+from specwise import store, sweep
+from specwise.errors import SpecwiseError
+from specwise.run import run_study
+from specwise.servers.launch import Server
+from specwise.study import Study, expand, load_study, study_hash
+
+REPO = Path(__file__).resolve().parents[1]
+FAKE = REPO / "tests" / "bench" / "fake_openai.py"
+
+
+def write_study(path: Path, **fields) -> Path:
+    path.write_text(yaml.safe_dump(fields, sort_keys=False))
+    return path
+
+
+def external_arms(url: str, *names: str) -> list[dict]:
+    return [{"name": n, "engine": "external", "url": url, "served_model_name": "ok"} for n in names]
+
+
+def test_paper_study_is_the_reference_design() -> None:
+    study = load_study(REPO / "studies" / "paper.yaml")
+    matrix = expand(study)
+    assert len(matrix) == 40
+    assert [a.name for a in study.arms] == [
+        "baseline-2gpu-tp2",
+        "baseline-1gpu",
+        "eagle3-k3",
+        "eagle3-k5",
+    ]
+    assert study.concurrency == [1, 4, 8, 16, 32] and study.temperature == [0, 0.5]
+    assert len({c.key for c in matrix}) == 40
+    commands = {a.name: sweep.display_command(study, a) for a in study.arms}
+    assert "--tensor-parallel-size 2" in commands["baseline-2gpu-tp2"]
+    assert "--tensor-parallel-size" not in commands["baseline-1gpu"]
+    assert '"num_speculative_tokens": 3' in commands["eagle3-k3"]
+    assert '"num_speculative_tokens": 5' in commands["eagle3-k5"]
+    assert all("VLLM_SERVER_DEV_MODE=1" in c for c in commands.values())  # prefix-cache reset
+
+
+def test_quick_study_resolves_the_head_against_its_own_directory() -> None:
+    study = load_study(REPO / "studies" / "quick.yaml")
+    assert len(expand(study)) == 24
+    arms = {a.name: a for a in study.arms}
+    assert set(arms) == {"baseline", "eagle3-k3", "eagle3-k5", "ngram-k3"}
+    head = arms["eagle3-k3"].speculative_config["model"]  # type: ignore[index]
+    assert head == str(REPO / "heads" / "smollm2-commerce-eagle3")
+    assert all(a.model == "smollm2" and "--enforce-eager" in a.extra_args for a in study.arms)
+    assert arms["ngram-k3"].env == {"VLLM_CPU_KVCACHE_SPACE": "2"}
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"arms": [{"name": "a", "engine": "tgi"}]}, "`arms.0 (a).engine`: Input should be 'vllm'"),
+        ({"arms": [{"name": "a"}], "concurency": [1]}, "`concurency`: Extra inputs"),
+        ({"arms": [{"name": "a"}], "baseline": "b"}, "baseline 'b' is not an arm; use one of"),
+        ({"arms": [{"name": "a"}, {"name": "a"}]}, "arm names must be unique"),
+        ({"arms": [{"name": "a"}], "concurrency": [1, 4], "requests": {1: 3}}, "concurrency [4]"),
+        ({"arms": [{"name": "a"}], "temperature": [-1]}, "temperatures must be >= 0"),
+        ({"arms": []}, "`arms`: List should have at least 1 item"),
+        ({"arms": [{"name": "a"}], "workload": {"split": "dev"}}, "'all', 'train' or 'eval'"),
+        ({"arms": [{"name": "x", "engine": "external"}]}, "needs `url`"),
+    ],
+)
+def test_invalid_study_names_the_field_and_what_is_allowed(
+    tmp_path: Path, fields: dict, expected: str
+) -> None:
+    with pytest.raises(SpecwiseError) as info:
+        load_study(write_study(tmp_path / "s.yaml", **fields))
+    message = str(info.value)
+    assert expected in message and "fix it and run again" in message
+    assert len(message.splitlines()) == 1
+
+
+def test_relative_paths_only_with_dot_prefix(tmp_path: Path) -> None:
+    spec = {"method": "eagle3", "model": "./head", "num_speculative_tokens": 3}
+    arms = [
+        {"name": "a", "model": "org/model", "speculative_config": spec},
+        {"name": "b", "model": "../m"},
+    ]
+    study = load_study(write_study(tmp_path / "s.yaml", arms=arms))
+    assert study.arms[0].model == "org/model"
+    assert study.arms[0].speculative_config["model"] == str(tmp_path / "head")  # type: ignore[index]
+    assert study.arms[1].model == str(tmp_path.parent / "m")
+
+
+def test_hash_ignores_formatting_and_keys_survive_added_arms(tmp_path: Path) -> None:
+    one = tmp_path / "one.yaml"
+    one.write_text("# a comment\narms:\n  - {name: a}\nconcurrency: [1, 2]\n")
+    two = write_study(tmp_path / "two.yaml", concurrency=[1, 2], arms=[{"name": "a"}])
+    assert study_hash(load_study(one)) == study_hash(load_study(two))
+    two_arms = [{"name": "a"}, {"name": "b"}]
+    more = load_study(write_study(tmp_path / "3.yaml", concurrency=[1, 2], arms=two_arms))
+    assert study_hash(more) != study_hash(load_study(two))
+    assert [c.key for c in expand(load_study(two))] == [c.key for c in expand(more)][:2]
+    four = write_study(tmp_path / "4.yaml", concurrency=[1, 2], arms=[{"name": "a"}], max_tokens=7)
+    changed = load_study(four)
+    assert not {c.key for c in expand(changed)} & {c.key for c in expand(more)}
+
+
+def test_matrix_order_and_requests_per_concurrency() -> None:
+    study = Study.model_validate(
+        {
+            "arms": [{"name": "a"}, {"name": "b"}],
+            "concurrency": [1, 4],
+            "temperature": [0, 0.5],
+            "repeats": 2,
+            "requests": {1: 3, 4: 8},
+        }
+    )
+    cells = [
+        (c.arm.name, c.temperature, c.concurrency, c.repeat, c.requests) for c in expand(study)
+    ]
+    assert len(cells) == 16
+    assert cells[:5] == [
+        ("a", 0, 1, 0, 3),
+        ("a", 0, 1, 1, 3),
+        ("a", 0, 4, 0, 8),
+        ("a", 0, 4, 1, 8),
+        ("a", 0.5, 1, 0, 3),
+    ]
+    assert [c.position for c in expand(study)] == list(range(16))
+
+
+@pytest.fixture(scope="module")
+def fake_url() -> Iterator[str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, str(FAKE), str(port)])
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}"
+    proc.kill()
+    proc.wait()
+
+
+def small_study(tmp_path: Path, url: str, **more) -> Path:
+    fields = {
+        "name": "t",
+        "arms": external_arms(url, "base", "spec"),
+        "concurrency": [1, 2],
+        "temperature": [0, 0.5],
+        "requests": 3,
+        "warmup": 1,
+        "max_tokens": 8,
+    }
+    return write_study(tmp_path / "study.yaml", **(fields | more))
+
+
+def test_sweep_measures_everything_once_then_resumes_without_sending(
+    tmp_path: Path, fake_url: str
+) -> None:
+    path, out = small_study(tmp_path, fake_url), tmp_path / "out"
+    result = run_study(path, out)
+    assert (result.configurations, result.done, result.failed, result.skipped) == (8, 8, 0, 0)
+    conn = store.connect(store.store_path(out))
+    runs = store.runs(conn)
+    assert [r["position"] for r in runs] == list(range(8))
+    for run in runs:  # same requests, same order, in every configuration and arm
+        ids = [r["request_id"] for r in store.load_records(conn, run["id"])]
+        assert ids == [f"commerce-eval-s1-{i:05d}" for i in range(3)]
+        assert run["acceptance"]["drafts"] == 10  # the fake's counters over the window
+    (count,) = conn.execute("SELECT count(*) FROM requests").fetchone()
+    assert count == 24
+    conn.close()
+    again = run_study(path, out)
+    assert (again.skipped, again.done) == (8, 0)
+
+
+def test_changed_study_is_refused_unless_forced(tmp_path: Path, fake_url: str) -> None:
+    out = tmp_path / "out"
+    run_study(small_study(tmp_path, fake_url), out)
+    changed = small_study(tmp_path, fake_url, concurrency=[1, 3])
+    with pytest.raises(SpecwiseError, match="--force"):
+        run_study(changed, out)
+    result = run_study(changed, out, force=True)
+    assert (result.skipped, result.done) == (4, 4)  # c=1 kept, c=3 measured, c=2 dropped
+    conn = store.connect(store.store_path(out))
+    assert sorted({r["concurrency"] for r in store.runs(conn)}) == [1, 3]
+    conn.close()
+
+
+def test_missing_head_fails_its_arm_and_the_sweep_moves_on(tmp_path: Path, fake_url: str) -> None:
+    spec = {"method": "eagle3", "model": "./no-head", "num_speculative_tokens": 3}
+    arms = [{"name": "eagle", "speculative_config": spec}, *external_arms(fake_url, "base")]
+    path = small_study(tmp_path, fake_url, arms=arms, baseline="base")
+    with pytest.raises(SpecwiseError, match="4 of 8 configurations failed"):
+        run_study(path, tmp_path / "out")
+    conn = store.connect(store.store_path(tmp_path / "out"))
+    runs = store.runs(conn)
+    failed = [r for r in runs if r["status"] == "failed"]
+    assert {r["arm"] for r in failed} == {"eagle"} and len(failed) == 4
+    assert "no-head does not exist" in failed[0]["reason"]
+    assert {r["status"] for r in runs if r["arm"] == "base"} == {"done"}
+    conn.close()
+
+
+def test_server_dying_mid_arm_fails_the_rest_of_its_configurations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real process (the fake server) as the arm's server, killed after its first run."""
+    arms = [{"name": "a", "model": "m"}, {"name": "b", "model": "m"}]
+    path = write_study(tmp_path / "s.yaml", arms=arms, concurrency=[1, 2], requests=2, warmup=0)
+
+    def fake_start(arm, log_dir, timeout_s=None):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        log_dir.mkdir(parents=True, exist_ok=True)
+        proc = subprocess.Popen([sys.executable, str(FAKE), str(port)])
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        arm = arm.model_copy(update={"served_model_name": "ok"})
+        return Server(arm, f"http://127.0.0.1:{port}", None, log_dir / "x.log", proc, [])
+
+    measured = sweep.run_configuration
+
+    def run_then_kill(study, config, requests, server, *rest):
+        status = measured(study, config, requests, server, *rest)
+        if config.arm.name == "a":
+            server.process.kill()
+            server.process.wait()
+        return status
+
+    monkeypatch.setattr(sweep, "start", fake_start)
+    monkeypatch.setattr(sweep, "run_configuration", run_then_kill)
+    with pytest.raises(SpecwiseError, match="1 of 4 configurations failed"):
+        run_study(path, tmp_path / "out")
+    conn = store.connect(store.store_path(tmp_path / "out"))
+    status = [(r["arm"], r["concurrency"], r["status"]) for r in store.runs(conn)]
+    assert status == [("a", 1, "done"), ("a", 2, "failed"), ("b", 1, "done"), ("b", 2, "done")]
+    assert "server exited with status -9" in store.runs(conn)[1]["reason"]
+    conn.close()
+    monkeypatch.setattr(sweep, "run_configuration", measured)
+    again = run_study(path, tmp_path / "out")  # the failed configuration is retried
+    assert (again.skipped, again.done) == (3, 1)
+
+
+def test_leftover_servers_are_reaped_only_when_they_still_match(tmp_path: Path) -> None:
+    conn = store.connect(tmp_path / "r.sqlite")
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    procs = [subprocess.Popen(sleeper, start_new_session=True) for _ in range(2)]
+    for i, proc in enumerate(procs):
+        command = sleeper if i == 0 else [*sleeper, "other"]  # the second no longer matches
+        info = {"pid": proc.pid, "pgid": proc.pid, "command": command}
+        info["process_started_at"] = psutil.Process(proc.pid).create_time()
+        if i == 1:
+            info["pgid"] = -1  # and is in no recorded group
+        store.add_server(conn, "arm", info)
+    assert sweep.reap_leftovers(conn) == 1
+    assert procs[0].wait(timeout=10) is not None
+    assert procs[1].poll() is None
+    assert store.unstopped_servers(conn) == []
+    procs[1].kill()
+    procs[1].wait()
+
+
+def test_dry_run_prints_the_matrix_and_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    sweep.dry_run(REPO / "studies" / "paper.yaml")
+    text = capsys.readouterr().out
+    assert "paper: 40 configurations" in text
+    assert "vllm.entrypoints.openai.api_server" in text and "eagle3-k5" in text
+    assert json.dumps({"method": "eagle3"})[:-1] in text
