@@ -32,6 +32,10 @@ def run_study(study_path: Path, out: Path | None = None, force: bool = False) ->
     out = out or default_out(study_path)
     result = sweep(study_path, out, force)
     print_summary(out)
+    from specwise.report import write_report
+
+    written = write_report(out)
+    print(f"{written.headline}\nreport: {written.html}")
     if result.failed:
         raise SpecwiseError(
             f"{result.failed} of {result.configurations} configurations failed (reasons above); "
