@@ -129,7 +129,8 @@ def capacity_table(data: StudyData) -> Table:
     for r in data.done:
         groups[(r.arm, r.temperature)].append(r)
     rows = []
-    for (arm, t), group in groups.items():
+    no_slo = data.slo_ttft_ms is None and data.slo_tpot_ms is None
+    for (arm, t), group in [] if no_slo else groups.items():
         best = cost.largest_concurrency_meeting_slo((r.concurrency, r.slo_fraction) for r in group)
         at = [r for r in group if r.concurrency == best]
         tok = _mean([r.output_tokens_per_s for r in at])
