@@ -16,7 +16,7 @@ import yaml
 
 from specwise import store, sweep
 from specwise.errors import SpecwiseError
-from specwise.run import run_study
+from specwise.run import run_study, sweep_study
 from specwise.servers.launch import Server
 from specwise.study import Study, expand, load_study, study_hash
 
@@ -170,10 +170,10 @@ def small_study(tmp_path: Path, url: str, **more) -> Path:
 
 
 def test_sweep_measures_everything_once_then_resumes_without_sending(
-    tmp_path: Path, fake_url: str
+    tmp_path: Path, fake_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path, out = small_study(tmp_path, fake_url), tmp_path / "out"
-    result = run_study(path, out)
+    result = sweep_study(path, out)
     assert (result.configurations, result.done, result.failed, result.skipped) == (8, 8, 0, 0)
     conn = store.connect(store.store_path(out))
     runs = store.runs(conn)
@@ -185,17 +185,18 @@ def test_sweep_measures_everything_once_then_resumes_without_sending(
     (count,) = conn.execute("SELECT count(*) FROM requests").fetchone()
     assert count == 24
     conn.close()
-    again = run_study(path, out)
+    again = run_study(path, out)  # the main job: resumes (nothing left), then the report
     assert (again.skipped, again.done) == (8, 0)
+    assert "report: " in capsys.readouterr().out
 
 
 def test_changed_study_is_refused_unless_forced(tmp_path: Path, fake_url: str) -> None:
     out = tmp_path / "out"
-    run_study(small_study(tmp_path, fake_url), out)
+    sweep_study(small_study(tmp_path, fake_url), out)
     changed = small_study(tmp_path, fake_url, concurrency=[1, 3])
     with pytest.raises(SpecwiseError, match="--force"):
-        run_study(changed, out)
-    result = run_study(changed, out, force=True)
+        sweep_study(changed, out)
+    result = sweep_study(changed, out, force=True)
     assert (result.skipped, result.done) == (4, 4)  # c=1 kept, c=3 measured, c=2 dropped
     conn = store.connect(store.store_path(out))
     assert sorted({r["concurrency"] for r in store.runs(conn)}) == [1, 3]
@@ -207,7 +208,7 @@ def test_missing_head_fails_its_arm_and_the_sweep_moves_on(tmp_path: Path, fake_
     arms = [{"name": "eagle", "speculative_config": spec}, *external_arms(fake_url, "base")]
     path = small_study(tmp_path, fake_url, arms=arms, baseline="base")
     with pytest.raises(SpecwiseError, match="4 of 8 configurations failed"):
-        run_study(path, tmp_path / "out")
+        sweep_study(path, tmp_path / "out")
     conn = store.connect(store.store_path(tmp_path / "out"))
     runs = store.runs(conn)
     failed = [r for r in runs if r["status"] == "failed"]
@@ -251,14 +252,14 @@ def test_server_dying_mid_arm_fails_the_rest_of_its_configurations(
     monkeypatch.setattr(sweep, "start", fake_start)
     monkeypatch.setattr(sweep, "run_configuration", run_then_kill)
     with pytest.raises(SpecwiseError, match="1 of 4 configurations failed"):
-        run_study(path, tmp_path / "out")
+        sweep_study(path, tmp_path / "out")
     conn = store.connect(store.store_path(tmp_path / "out"))
     status = [(r["arm"], r["concurrency"], r["status"]) for r in store.runs(conn)]
     assert status == [("a", 1, "done"), ("a", 2, "failed"), ("b", 1, "done"), ("b", 2, "done")]
     assert "server exited with status -9" in store.runs(conn)[1]["reason"]
     conn.close()
     monkeypatch.setattr(sweep, "run_configuration", measured)
-    again = run_study(path, tmp_path / "out")  # the failed configuration is retried
+    again = sweep_study(path, tmp_path / "out")  # the failed configuration is retried
     assert (again.skipped, again.done) == (3, 1)
 
 

@@ -24,11 +24,21 @@ def sweep_command(study_path: Path, out: Path | None, force: bool, dry: bool) ->
     if dry:
         dry_run(study_path, out)
         return
-    run_study(study_path, out, force)
+    sweep_study(study_path, out, force)
+
+
+def sweep_study(study_path: Path, out: Path | None = None, force: bool = False) -> SweepResult:
+    """The sweep and its summary table; an error at the end if any configuration failed."""
+    out = out or default_out(study_path)
+    result = sweep(study_path, out, force)
+    print_summary(out)
+    raise_if_failed(result)
+    return result
 
 
 def run_study(study_path: Path, out: Path | None = None, force: bool = False) -> SweepResult:
-    """`specwise run`: the sweep, then the summary of every configuration measured so far."""
+    """`specwise run`: the sweep and its summary, then the report (written even when some
+    configurations failed: it shows them)."""
     out = out or default_out(study_path)
     result = sweep(study_path, out, force)
     print_summary(out)
@@ -36,12 +46,16 @@ def run_study(study_path: Path, out: Path | None = None, force: bool = False) ->
 
     written = write_report(out)
     print(f"{written.headline}\nreport: {written.html}")
+    raise_if_failed(result)
+    return result
+
+
+def raise_if_failed(result: SweepResult) -> None:
     if result.failed:
         raise SpecwiseError(
             f"{result.failed} of {result.configurations} configurations failed (reasons above); "
             "fix the cause and run the same command again: finished ones are kept."
         )
-    return result
 
 
 def print_summary(out: Path) -> None:
