@@ -218,6 +218,18 @@ def test_missing_head_fails_its_arm_and_the_sweep_moves_on(tmp_path: Path, fake_
     conn.close()
 
 
+def test_prefix_cache_reset_that_the_server_refuses_fails_clearly(
+    tmp_path: Path, fake_url: str
+) -> None:
+    path = small_study(tmp_path, fake_url, reset_prefix_cache=True, concurrency=[1])
+    with pytest.raises(SpecwiseError, match="4 of 4 configurations failed"):
+        sweep_study(path, tmp_path / "out")
+    conn = store.connect(store.store_path(tmp_path / "out"))
+    reasons = {r["reason"] for r in store.runs(conn)}
+    assert len(reasons) == 1 and "reset_prefix_cache: false" in reasons.pop()
+    conn.close()
+
+
 def test_server_dying_mid_arm_fails_the_rest_of_its_configurations(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -49,7 +49,7 @@ from specwise.bench.run import measure
 from specwise.errors import SpecwiseError
 from specwise.models import KNOWN_MODELS, model_dir
 from specwise.servers.launch import Server, log_tail, start
-from specwise.servers.prometheus import scrape
+from specwise.servers.prometheus import Acceptance, scrape
 from specwise.servers.sglang import sglang_command
 from specwise.servers.vllm import vllm_command
 from specwise.study import Configuration, Study, StudyArm, expand, load_study, study_hash
@@ -448,7 +448,9 @@ class SweepProgress:
         self.console.print(line, highlight=False)
         self.draw(force=True)
 
-    def finish_configuration(self, config: Configuration, summary: dict[str, Any], acc) -> None:
+    def finish_configuration(
+        self, config: Configuration, summary: dict[str, Any], acc: Acceptance | None
+    ) -> None:
         tps = summary.get("output_tokens_per_s") or 0.0
         rate = acc.acceptance_rate if acc is not None else None
         accept = f", acceptance {rate:.3f}" if rate is not None else ""
@@ -497,6 +499,7 @@ def dry_run(study_path: Path, out: Path | None = None) -> Table:
         )  # fmt: skip
     console = wide_console()
     console.print(table)
+    console.print("Server commands (each arm's port is chosen free at start; 8000 shown):")
     for arm in study.arms:
         console.print(f"[bold]{arm.name}[/]: {display_command(study, arm)}", soft_wrap=True)
     return table
