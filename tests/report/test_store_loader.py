@@ -128,3 +128,25 @@ def test_quality_verdicts_are_read(tmp_path):
     (tmp_path / "quality.json").write_text("{not json")
     with pytest.raises(SpecwiseError, match="not a list of quality verdicts"):
         rows_from_store(tmp_path)
+
+
+def test_cli_report_and_compare(tmp_path):
+    from typer.testing import CliRunner
+
+    from specwise.cli import app
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    write_store(a, "x")
+    write_store(b, "y")
+    runner = CliRunner()
+    done = runner.invoke(app, ["report", str(a), "--gpu-hour-usd", "2.5"])
+    assert done.exit_code == 0, done.output
+    assert "eagle3-k3 on 1 GPU delivers" in done.output and (a / "report.html").exists()
+    done = runner.invoke(app, ["compare", str(a), str(b)])
+    assert done.exit_code == 0, done.output
+    assert (b / "compare" / "compare.html").exists()
+    assert (b / "compare" / "figures" / "compare_speedup.png").exists()
+    missing = runner.invoke(app, ["report", str(tmp_path / "nowhere")])
+    assert missing.exit_code == 2 and "results.sqlite" in " ".join(missing.output.split())
+    bad = runner.invoke(app, ["report", str(a), "--gpu-hour-usd", "cheap"])
+    assert bad.exit_code == 2 and "is not a price" in " ".join(bad.output.split())
