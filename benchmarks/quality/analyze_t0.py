@@ -65,16 +65,17 @@ def _f(x: float | None) -> str:
 
 
 def main() -> None:
+    """analyze_t0.py DIR [BASE CAND ...]: pairs of output stems (default: each dtype's pair)."""
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/quality/probe")
-    runs = {p.stem: load(p) for p in sorted(out.glob("*.jsonl"))}
-    for dtype in ("bfloat16", "float32"):
-        b, c = runs.get(f"baseline-{dtype}"), runs.get(f"ngram-k3-{dtype}")
-        if b and c:
-            compare(b, c, f"ngram k=3 vs no speculation, {dtype}")
-    if runs.get("baseline-bfloat16") and runs.get("baseline-float32"):
-        compare(
-            runs["baseline-float32"], runs["baseline-bfloat16"], "bf16 vs float32, no speculation"
-        )
+    stems = sys.argv[2:] or [
+        "baseline-bfloat16",
+        "ngram-k3-bfloat16",
+        "baseline-float32",
+        "ngram-k3-float32",
+    ]
+    for base, cand in zip(stems[::2], stems[1::2], strict=True):
+        if (out / f"{base}.jsonl").exists() and (out / f"{cand}.jsonl").exists():
+            compare(load(out / f"{base}.jsonl"), load(out / f"{cand}.jsonl"), f"{cand} vs {base}")
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=Path("runs/quality/judge"))
     p.add_argument("--n", type=int, default=40)
     p.add_argument("--control-n", type=int, default=20)
+    p.add_argument("--max-tokens", type=int, default=64, help="A/A runs (as studies/quick.yaml)")
     p.add_argument("--dtype", default="bfloat16")
     p.add_argument("--grade", action="store_true")
     args = p.parse_args()
@@ -60,7 +61,7 @@ def main() -> None:
             path = args.out / f"baseline-t0.5-seed{seed}"
             if not (path / "requests.jsonl").exists():
                 load = LoadSpec(concurrency=4, num_requests=args.control_n)
-                params = {"temperature": 0.5, "seed": seed}
+                params = {"temperature": 0.5, "seed": seed, "max_tokens": args.max_tokens}
                 m = asyncio.run(
                     measure(server.base_url, server.model, requests[: args.control_n], load, params)
                 )

@@ -6,6 +6,8 @@ For each arm (no speculation, ngram k=3; in bf16 and in float32) start one vLLM-
 strings and, per position, the top-5 logprobs. `analyze_t0.py` pairs and classifies them.
 
     .venv/bin/python benchmarks/quality/probe_t0.py --out runs/quality/probe --n 40
+    .venv/bin/python benchmarks/quality/probe_t0.py --concurrency 16 --suffix -c16 \
+        --dtypes bfloat16
 """
 
 from __future__ import annotations
@@ -92,11 +94,16 @@ def main() -> None:
     p.add_argument("--concurrency", type=int, default=4)
     p.add_argument("--dtypes", default="bfloat16,float32")
     p.add_argument("--top", type=int, default=5)
+    p.add_argument("--only", default=None, help="arm names to probe, e.g. baseline-bfloat16")
+    p.add_argument("--suffix", default="", help="added to each output name, e.g. -c16")
     args = p.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     requests = generate(args.n, args.seed)
+    only = set(args.only.split(",")) if args.only else None
     for arm in arms(args.dtypes.split(",")):
-        path = args.out / f"{arm.name}.jsonl"
+        if only is not None and arm.name not in only:
+            continue
+        path = args.out / f"{arm.name}{args.suffix}.jsonl"
         if path.exists():
             print(f"{arm.name}: already probed ({path})")
             continue
