@@ -243,7 +243,7 @@ def conditions_from_store(
 
 def verdicts_from(out: Path) -> list[Verdict]:
     """Quality verdicts of `specwise judge` (DIR/quality.json: rows with arm, temperature,
-    verdict, reason and `control` for the A/A control), if the quality step ran."""
+    verdict, its one-line `detail` (else `reason`), `control` for the A/A control), if run."""
     path = out / "quality.json"
     if not path.exists():
         return []
@@ -251,7 +251,7 @@ def verdicts_from(out: Path) -> list[Verdict]:
         verdicts = []
         for v in json.loads(path.read_text()):
             arm = str(v["arm"]) + (" (A/A control)" if v.get("control") else "")
-            reason = str(v.get("reason") or v.get("detail") or "")
+            reason = str(v.get("detail") or v.get("reason") or "")
             verdicts.append(Verdict(arm, float(v["temperature"]), str(v["verdict"]), reason))
         return verdicts
     except (ValueError, KeyError, TypeError):
