@@ -176,9 +176,9 @@ def main() -> None:
         tmp = Path(tmp_dir)
         ours, theirs = write_workloads(tmp)
         with serve(ARM, tmp / "logs") as server:
+            url, model = server.base_url, server.model
             for rep in range(args.repeats):
                 for tool in tools[rep % 3 :] + tools[: rep % 3]:  # rotate the order
-                    url, model = server.base_url, server.model
                     if tool.startswith("specwise"):
                         out = tmp / f"{tool}-{rep}"
                         cont = tool == "specwise"
