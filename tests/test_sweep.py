@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -188,6 +189,15 @@ def test_sweep_measures_everything_once_then_resumes_without_sending(
     again = run_study(path, out)  # the main job: resumes (nothing left), then the report
     assert (again.skipped, again.done) == (8, 0)
     assert "report: " in capsys.readouterr().out
+
+
+def test_a_second_sweep_on_the_same_directory_is_refused(tmp_path: Path, fake_url: str) -> None:
+    out = tmp_path / "out"
+    lock = sweep.hold_lock(out)
+    with pytest.raises(SpecwiseError, match=rf"Another sweep \(pid {os.getpid()}\)"):
+        sweep_study(small_study(tmp_path, fake_url), out)
+    lock.close()
+    assert sweep_study(small_study(tmp_path, fake_url), out).done == 8
 
 
 def test_changed_study_is_refused_unless_forced(tmp_path: Path, fake_url: str) -> None:

@@ -14,6 +14,7 @@ in the store (pid, process group, command) so a later sweep reaps any a killed o
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import os
 import shlex
@@ -27,7 +28,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from itertools import groupby
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import psutil
 from rich.console import Console
@@ -72,6 +73,7 @@ def sweep(study_path: Path, out: Path, force: bool = False) -> SweepResult:
     """Measure every configuration of the study not yet done in OUT/results.sqlite."""
     study = load_study(study_path)
     matrix = expand(study)
+    lock = hold_lock(out)
     conn = store.connect(store.store_path(out))
     console = wide_console()
     try:
@@ -93,8 +95,30 @@ def sweep(study_path: Path, out: Path, force: bool = False) -> SweepResult:
                     counts[status] += 1
     finally:
         conn.close()
+        lock.close()
     skipped = len(matrix) - len(pending)
     return SweepResult(store.store_path(out), len(matrix), skipped, **counts)
+
+
+def hold_lock(out: Path) -> TextIO:
+    """An exclusive lock on OUT/sweep.lock for this sweep's life (the OS drops it if the process
+    dies, even by SIGKILL): a second sweep on the same directory must not reap live servers."""
+    out.mkdir(parents=True, exist_ok=True)
+    lock = (out / "sweep.lock").open("a+")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        holder = lock.read().strip() or "?"
+        lock.close()
+        raise SpecwiseError(
+            f"Another sweep (pid {holder}) is writing to {out}; wait for it to finish, stop it, "
+            "or choose another --out."
+        ) from None
+    lock.truncate(0)
+    lock.write(str(os.getpid()))
+    lock.flush()
+    return lock
 
 
 def wide_console() -> Console:
