@@ -3,9 +3,11 @@
 MODE ok: serve /health (200) and spawn a grandchild that sleeps, to check whole-tree stops.
 MODE die: print a recognisable log and exit 3 while "starting".
 MODE hang: never answer /health.
+MODE stubborn: like ok, but the server and its grandchild ignore SIGTERM (vLLM under load).
 """
 
 import http.server
+import signal
 import subprocess
 import sys
 import time
@@ -30,6 +32,11 @@ class Health(http.server.BaseHTTPRequestHandler):
         pass
 
 
-child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"])
+sleeper = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(3600)"
+if mode == "stubborn":
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+else:
+    sleeper = "import time; time.sleep(3600)"
+child = subprocess.Popen([sys.executable, "-c", sleeper])
 print(f"grandchild {child.pid}", flush=True)
 http.server.HTTPServer(("127.0.0.1", port), Health).serve_forever()

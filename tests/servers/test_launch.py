@@ -45,7 +45,7 @@ def test_serve_waits_for_health_and_stops_the_whole_tree(fake_mode, tmp_path: Pa
         assert server.base_url.startswith("http://127.0.0.1:")
         assert server.process is not None
         procs = family(server.process.pid)
-        assert len(procs) == 2  # the server and its grandchild
+        assert len(procs) == 3  # the watchdog, the server and the server's child
     assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in procs)
     assert "fake server starting" in (tmp_path / "fake.log").read_text()
 
@@ -111,8 +111,9 @@ def test_local_api_key_goes_by_environment_not_argv(
         assert "sk-local" not in " ".join(proc.cmdline())
 
 
-def test_server_gets_sigterm_when_specwise_is_killed(tmp_path: Path) -> None:
-    """PR_SET_PDEATHSIG: a SIGKILLed parent takes its server down with it."""
+@pytest.mark.parametrize("mode", ["ok", "stubborn"])
+def test_a_killed_specwise_takes_its_whole_server_tree_down(mode: str, tmp_path: Path) -> None:
+    """SIGKILL specwise: the watchdog stops every process of the server, even SIGTERM-deaf ones."""
     import signal
     import subprocess
     import time
@@ -120,19 +121,30 @@ def test_server_gets_sigterm_when_specwise_is_killed(tmp_path: Path) -> None:
     script = (
         "import sys; from pathlib import Path; from specwise.config import Arm\n"
         "from specwise.servers import launch\n"
-        f"fake = {str(FAKE)!r}\n"
-        "launch.server_command = lambda arm, port: [sys.executable, fake, 'ok', str(port)]\n"
+        "launch.STOP_GRACE_S = 1.0\n"
+        f"fake, mode = {str(FAKE)!r}, {mode!r}\n"
+        "launch.server_command = lambda arm, port: [sys.executable, fake, mode, str(port)]\n"
         f"s = launch.start(Arm(name='orphan', model='x'), Path({str(tmp_path)!r}))\n"
         "print(s.process.pid, flush=True)\n"
         "import time; time.sleep(600)\n"
     )
     parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     assert parent.stdout is not None
-    server_pid = int(parent.stdout.readline())
-    assert psutil.pid_exists(server_pid)
+    watchdog = int(parent.stdout.readline())
+    tree = family(watchdog)
+    assert len(tree) == 3  # watchdog, server, the server's child
     parent.send_signal(signal.SIGKILL)
     parent.wait()
-    deadline = time.monotonic() + 10
-    while psutil.pid_exists(server_pid) and time.monotonic() < deadline:
+    deadline = time.monotonic() + 15
+    while any(p.is_running() for p in tree) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not psutil.pid_exists(server_pid)
+    assert not any(p.is_running() for p in tree)
+
+
+def test_stop_kills_a_server_that_ignores_sigterm(fake_mode, tmp_path: Path) -> None:
+    fake_mode("stubborn")
+    server = launch.start(arm(), tmp_path)
+    assert server.process is not None
+    procs = family(server.process.pid)
+    server.stop(grace_s=1.0)
+    assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in procs)

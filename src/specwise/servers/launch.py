@@ -1,18 +1,19 @@
 """Server process lifecycle: start an arm's server, wait for /health, keep its log, stop it.
 
-A started server runs in its own process group (so a terminal's Ctrl-C reaches only specwise,
-which then stops it in order) and gets SIGTERM if specwise itself dies (PR_SET_PDEATHSIG).
-`stop` terminates the whole group and any descendant that left it: no orphans.
+A server runs under `specwise.servers.watchdog`, which leads its own process group (so a
+terminal's Ctrl-C reaches only specwise, which then stops it in order) and takes the whole group
+down if specwise dies, even by SIGKILL. `stop` terminates the group and any descendant that left
+it: no orphans.
 """
 
 from __future__ import annotations
 
 import atexit
-import ctypes
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -30,6 +31,7 @@ from specwise.servers.sglang import sglang_command
 from specwise.servers.vllm import vllm_command
 
 LOG_TAIL_LINES = 30
+STOP_GRACE_S = 20.0  # how long a server may take to exit on SIGTERM before SIGKILL
 _running: set[Server] = set()
 
 
@@ -51,7 +53,7 @@ class Server:
     def alive(self) -> bool:
         return self.process is None or self.process.poll() is None
 
-    def stop(self, grace_s: float = 20.0) -> None:
+    def stop(self, grace_s: float = STOP_GRACE_S) -> None:
         """SIGTERM the process group, wait, then SIGKILL whatever is left (external: no-op)."""
         if self.process is None:
             return
@@ -126,12 +128,6 @@ def server_command(arm: Arm, port: int) -> list[str]:
     return sglang_command(arm, model, port)
 
 
-def _die_with_parent() -> None:
-    """Runs in the child before exec: get SIGTERM when the parent dies (Linux)."""
-    with suppress(OSError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
 def start(arm: Arm, log_dir: Path, timeout_s: float | None = None) -> Server:
     """Start (or, for external arms, just describe) the arm's server and wait until healthy."""
     api_key = api_key_for(arm)
@@ -147,13 +143,12 @@ def start(arm: Arm, log_dir: Path, timeout_s: float | None = None) -> Server:
     log_path = log_dir / f"{arm.name}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            command,
+            [sys.executable, "-m", "specwise.servers.watchdog", str(STOP_GRACE_S), "--", *command],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
             start_new_session=True,
-            preexec_fn=_die_with_parent,
         )
     server = Server(arm, f"http://127.0.0.1:{port}", api_key, log_path, process, command)
     _running.add(server)
