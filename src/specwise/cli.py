@@ -155,10 +155,11 @@ def judge(
     judge2_api_key_env: Annotated[str | None, typer.Option(help="env var NAME")] = None,
 ):
     """Quality vs the baseline: exact checks, LLM-as-judge, a verdict per arm x temperature."""
+    values = dict(locals())
     from specwise.quality.run import options_from_cli, run_judge
 
     try:
-        run_judge(options_from_cli(**dict(locals())))
+        run_judge(options_from_cli(**values))
     except SpecwiseError as exc:
         _fail(exc)
 

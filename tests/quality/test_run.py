@@ -58,3 +58,20 @@ def test_margin_option():
     assert options_from_cli(source=".", margin="0.4,0.6", llm=False).margin == (0.4, 0.6)
     with pytest.raises(SpecwiseError, match="bracket"):
         options_from_cli(source=".", margin="0.6,0.7", llm=True)
+
+
+def test_cli_checks_only(tmp_path):
+    from typer.testing import CliRunner
+
+    from specwise.cli import app
+
+    requests = generate(2, 1)
+    workload = write_jsonl(requests, tmp_path / "w.jsonl")
+    texts = {r.id: f"answer {r.id}" for r in requests}
+    base = write_dir(tmp_path / "base", workload, texts)
+    cand = write_dir(tmp_path / "cand", workload, texts)
+    result = CliRunner().invoke(app, ["judge", str(cand), "--baseline", str(base), "--no-llm"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((cand / "quality.json").read_text())[0]["verdict"] == "equivalent"
+    result = CliRunner().invoke(app, ["judge", str(cand), "--margin", "0.7,0.8"])
+    assert result.exit_code == 2 and "bracket" in result.output

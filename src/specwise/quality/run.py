@@ -319,8 +319,9 @@ def _grades(judged: list[dict[str, Any]]) -> dict[str, float] | None:
 
 
 def table(rows: list[dict[str, Any]]) -> Table:
+    """One line per arm × temperature; the verdict's reason goes in the caption lines."""
     t = Table(title="specwise judge · quality vs the baseline arm")
-    for col in ("arm", "T", "pairs", "exact", "tool eq", "mismatches", "judge w/t/l"):
+    for col in ("arm", "T", "identical", "tool eq", "mismatches", "judge w/t/l"):
         t.add_column(col)
     for col in ("win rate [95% CI]", "sign p", "pos. cons.", "verdict"):
         t.add_column(col)
@@ -330,26 +331,24 @@ def table(rows: list[dict[str, Any]]) -> Table:
         judge = "-" if c is None else f"{c['win']}/{c['ties_total']}/{c['loss']}"
         if c and (c["inconsistent"] or c["unparsable"]):
             judge += f" ({c['inconsistent']} incons., {c['unparsable']} unpars.)"
-        interval = (
-            "-"
-            if not s
-            else f"{s['win_rate']:.3f} [{s['interval'][0]:.3f}, {s['interval'][1]:.3f}]"
-        )
+        interval = "-"
+        if s:
+            interval = f"{s['win_rate']:.2f} [{s['interval'][0]:.2f}, {s['interval'][1]:.2f}]"
+        consistency = s and s["position_consistency"]
         t.add_row(
             r["arm"],
             f"{r['temperature']:g}",
-            str(e["pairs"]),
             _rate(e["identical"], e["pairs"]),
             _rate(e["tool_equal"], e["tool_pairs"]),
             classes or "-",
             judge,
             interval,
             "-" if not s else f"{s['sign_p']:.3g}",
-            "-"
-            if not s or s["position_consistency"] is None
-            else f"{s['position_consistency']:.2f}",
-            f"{r['verdict']}: {r['reason']}",
+            "-" if consistency is None or consistency is False else f"{consistency:.2f}",
+            r["verdict"],
         )
+    t.caption = "\n".join(f"{r['arm']} T={r['temperature']:g}: {r['reason']}" for r in rows)
+    t.caption_justify = "left"
     return t
 
 
@@ -379,7 +378,9 @@ def run_judge(options: JudgeOptions) -> list[dict[str, Any]]:
         )
     rows = evaluate(groups, options)
     (options.source / REPORT_NAME).write_text(json.dumps(rows, indent=1) + "\n")
-    Console().print(table(rows))
+    console = Console()
+    console.width = max(console.width, 150)
+    console.print(table(rows))
     return rows
 
 

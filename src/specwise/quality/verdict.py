@@ -8,8 +8,8 @@ Rules, in order (α = 0.05 unless given; each reason names the number that decid
                T > 0: a distribution test (KS on lengths, two-proportion on tool choice and
                schema validity) has p < α/3 (Bonferroni over the three);
                judge: the sign test on non-ties has p < α and the baseline wins more.
-  equivalent   T = 0 and every output identical; or the Wilson interval of the judge's win
-               rate (ties half) lies inside the margin.
+  equivalent   every output identical (at T > 0: seeded, the same samples); or the Wilson
+               interval of the judge's win rate (ties half) lies inside the margin.
   not shown equivalent   anything else: the interval is too wide, the judge was not run, or
                the A/A control is itself not equivalent (the judge's noise floor is too high).
 """
@@ -50,7 +50,7 @@ def verdict(
         for name, p in (distributions or {}).items():
             if p is not None and p < alpha / 3:
                 return Verdict(DIFFERS, f"{DISTRIBUTION_NAMES[name]} differ (p = {p:.2g})")
-    if temperature == 0 and exact.pairs and exact.identical == exact.pairs:
+    if exact.pairs and exact.identical == exact.pairs:  # at T > 0: same seed, same samples
         return Verdict(EQUIVALENT, f"all {exact.pairs} outputs identical")
     if not judged:
         return Verdict(NOT_SHOWN, "outputs differ and no judge was run")
