@@ -29,8 +29,8 @@ from specwise.workloads.commerce import generate
 HERE = Path(__file__).parent
 NGRAM_LOOKUP = {"prompt_lookup_min": 2, "prompt_lookup_max": 4}
 SCENARIOS = [  # name, concurrency, temperature, requests
-    ("c1-T0", 1, 0.0, 40),
-    ("c8-T0.5", 8, 0.5, 64),
+    ("c1-T0", 1, 0.0, 20),
+    ("c8-T0.5", 8, 0.5, 24),
 ]
 
 

@@ -53,6 +53,7 @@ def make_data(config: BuildConfig, target_dir: str) -> dict[str, Any]:
             answers[split] = generate_dataset(
                 model, tokenizer, load_traffic(traffic), out, config.data.max_context,
                 config.data.batch_size, config.data.temperature,
+                max_new_cap=config.data.max_new_tokens,
             )  # fmt: skip
             write_dataset(_records(answers[split], config.data.max_context), out)
     return {

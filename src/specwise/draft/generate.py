@@ -89,6 +89,7 @@ def next_tokens(model: Any, last: torch.Tensor, temperature: float) -> torch.Ten
 def generate_dataset(
     model: Any, tokenizer: Any, requests: list[WorkloadRequest], out: Path, max_context: int,
     batch_size: int = 16, temperature: float = 0.0, default_max_new: int = 256,
+    max_new_cap: int | None = None,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Answer every request, writing hs_{i} and answers.jsonl; return the rows in request order."""
     out.mkdir(parents=True, exist_ok=True)
@@ -107,6 +108,7 @@ def generate_dataset(
         for b in range(0, len(todo), batch_size):
             batch = todo[b : b + batch_size]
             max_new = [requests[i].max_tokens or default_max_new for i in batch]
+            max_new = [min(n, max_new_cap or n) for n in max_new]
             batch_cache = _repeat(cache, len(batch))
             outs, feats = generate_batch(
                 model, batch_cache, prefix, [prompts[i] for i in batch], max_new, eos, temperature
