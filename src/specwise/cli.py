@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from specwise.errors import SpecwiseError
 
@@ -23,7 +24,7 @@ err = Console(stderr=True)
 
 
 def _fail(exc: SpecwiseError) -> None:
-    err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+    err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True)
     raise typer.Exit(2)
 
 
