@@ -186,9 +186,27 @@ def test_sweep_measures_everything_once_then_resumes_without_sending(
     (count,) = conn.execute("SELECT count(*) FROM requests").fetchone()
     assert count == 24
     conn.close()
-    again = run_study(path, out)  # the main job: resumes (nothing left), then the report
+    path = small_study(tmp_path, fake_url, quality={"llm_judge": False})
+    again = run_study(path, out, force=True)  # the main job: resumes, checks, then the report
     assert (again.skipped, again.done) == (8, 0)
-    assert "report: " in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "report: " in printed
+    verdicts = json.loads((out / "quality.json").read_text())
+    assert {(v["arm"], v["temperature"]) for v in verdicts} >= {("spec", 0.0), ("spec", 0.5)}
+    assert "Quality verdicts" in (out / "report.md").read_text()
+
+
+def test_a_failing_judge_keeps_the_measurements_and_the_report(
+    tmp_path: Path, fake_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    judge = {"judge_url": fake_url, "judge_api_key_env": "SPECWISE_TEST_UNSET_KEY"}
+    path = small_study(tmp_path, fake_url, quality=judge)  # its key is missing: the step fails
+    out = tmp_path / "out"
+    result = run_study(path, out)
+    assert result.done == 8
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "quality step not done:" in printed and f"specwise judge {out}" in printed
+    assert (out / "report.html").exists() and not (out / "quality.json").exists()
 
 
 def test_a_second_sweep_on_the_same_directory_is_refused(tmp_path: Path, fake_url: str) -> None:

