@@ -9,7 +9,7 @@ import pytest
 import torch
 from draft_helpers import tiny_config
 
-from specwise.draft.evaluate import chain_accepts, evaluate, summarize
+from specwise.draft.evaluate import chain_accepts, draft_predictions, evaluate, summarize
 from specwise.draft.export import export_head
 from specwise.draft.train import train
 
@@ -26,6 +26,26 @@ def test_chain_accepts_walks_anchors() -> None:
     half = perfect.clone()
     half[1] = -1  # second draft always wrong
     assert chain_accepts(half, ids, mask, 3) == [1, 1]  # anchors 2 and 4
+
+
+class _DraftVocabHead(torch.nn.Module):
+    """Proposes draft-vocabulary id j % 4 at every position and step; d2t maps draft id d to
+    target id 100 + d (vLLM: target id = draft id + d2t[draft id])."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("d2t", torch.full((4,), 100))
+
+    def forward(self, hidden_states, input_ids, ttt_steps, **_):
+        t = input_ids.shape[1]
+        return [torch.arange(t)[None] % 4 for _ in range(ttt_steps)]
+
+
+def test_drafts_are_compared_in_the_target_vocabulary() -> None:
+    sample = {"token_ids": torch.arange(6), "hidden_states": torch.zeros(6, 4, 2)}
+    preds = draft_predictions(_DraftVocabHead(), sample, k=2)
+    assert preds.shape == (2, 5)
+    assert preds[0].tolist() == [100, 101, 102, 103, 100]
 
 
 def test_summarize_uses_vllm_formulas() -> None:

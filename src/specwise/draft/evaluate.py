@@ -59,7 +59,8 @@ def load_samples(data_dir: Path) -> list[dict[str, torch.Tensor]]:
 
 @torch.no_grad()
 def draft_predictions(model: Any, sample: dict[str, torch.Tensor], k: int) -> torch.Tensor:
-    """preds [k, T-1]: preds[i, j] = the head's i-th draft at anchor j (a guess for x_{j+2+i})."""
+    """preds [k, T-1]: preds[i, j] = the head's i-th draft at anchor j (a guess for x_{j+2+i}),
+    as a target-vocabulary id."""
     ids, feats = sample["token_ids"], sample["hidden_states"]  # [T], [T, 4, H]
     t = ids.shape[0] - 1
     aux = feats[:-1, :-1].flatten(1).float()  # h_j for j < T-1: [T-1, 3H]
@@ -70,7 +71,10 @@ def draft_predictions(model: Any, sample: dict[str, torch.Tensor], k: int) -> to
         position_ids=torch.arange(1, t + 1)[None],
         ttt_steps=k,
     )
-    return torch.cat(drafts, dim=0)
+    preds = torch.cat(drafts, dim=0)  # draft-vocabulary ids [k, T-1]
+    if getattr(model, "d2t", None) is not None:
+        preds = preds + model.d2t[preds]  # target id = draft id + d2t[draft id]
+    return preds
 
 
 def chain_accepts(preds: torch.Tensor, ids: torch.Tensor, loss_mask: torch.Tensor, k: int) -> list:
