@@ -41,7 +41,8 @@ def load_head(head_dir: Path, target_dir: str | Path) -> Any:
     state = load_file(str(head_dir / "model.safetensors"))
     model.load_state_dict(state, strict=False)
     model._load_verifier_weights(overwrite_embed_tokens="embed_tokens.weight" not in state)
-    return model.float().eval()
+    device = "cuda" if torch.cuda.is_available() else "cpu"  # the GPU when there is one
+    return model.float().to(device).eval()
 
 
 def load_samples(data_dir: Path) -> list[dict[str, torch.Tensor]]:
@@ -61,20 +62,21 @@ def load_samples(data_dir: Path) -> list[dict[str, torch.Tensor]]:
 def draft_predictions(model: Any, sample: dict[str, torch.Tensor], k: int) -> torch.Tensor:
     """preds [k, T-1]: preds[i, j] = the head's i-th draft at anchor j (a guess for x_{j+2+i}),
     as a target-vocabulary id."""
-    ids, feats = sample["token_ids"], sample["hidden_states"]  # [T], [T, 4, H]
+    device = next(model.parameters(), torch.empty(0)).device
+    ids, feats = sample["token_ids"].to(device), sample["hidden_states"]  # [T], [T, 4, H]
     t = ids.shape[0] - 1
-    aux = feats[:-1, :-1].flatten(1).float()  # h_j for j < T-1: [T-1, 3H]
+    aux = feats[:-1, :-1].flatten(1).float().to(device)  # h_j for j < T-1: [T-1, 3H]
     drafts = model(
         hidden_states=aux[None],
         input_ids=ids[1:][None],  # x_{j+1}
-        document_ids=torch.zeros(1, t, dtype=torch.long),
-        position_ids=torch.arange(1, t + 1)[None],
+        document_ids=torch.zeros(1, t, dtype=torch.long, device=device),
+        position_ids=torch.arange(1, t + 1, device=device)[None],
         ttt_steps=k,
     )
     preds = torch.cat(drafts, dim=0)  # draft-vocabulary ids [k, T-1]
     if getattr(model, "d2t", None) is not None:
         preds = preds + model.d2t[preds]  # target id = draft id + d2t[draft id]
-    return preds
+    return preds.cpu()
 
 
 def chain_accepts(preds: torch.Tensor, ids: torch.Tensor, loss_mask: torch.Tensor, k: int) -> list:
