@@ -114,15 +114,19 @@ def main() -> None:
     parser.add_argument("--arms", default="baseline,ngram-k3,eagle3-k3,eagle3-k5")
     parser.add_argument("--out", type=Path, default=HERE / "results.json")
     parser.add_argument("--update-card", action="store_true")
+    parser.add_argument("--card-only", action="store_true", help="card from --out, no servers")
     args = parser.parse_args()
-    started, rows = time.time(), []
-    for name in args.arms.split(","):
-        rows += run_arm(name, arms(args.head)[name], Path("runs/draft/measure-logs"))
-    add_ratios(rows)
-    doc = {"started": started, "head": str(args.head), "scenarios": SCENARIOS, "rows": rows}
-    args.out.write_text(json.dumps(doc, indent=2) + "\n")
+    if args.card_only:
+        rows = json.loads(args.out.read_text())["rows"]
+    else:
+        started, rows = time.time(), []
+        for name in args.arms.split(","):
+            rows += run_arm(name, arms(args.head)[name], Path("runs/draft/measure-logs"))
+        add_ratios(rows)
+        doc = {"started": started, "head": str(args.head), "scenarios": SCENARIOS, "rows": rows}
+        args.out.write_text(json.dumps(doc, indent=2) + "\n")
     print(table(rows))
-    if args.update_card:
+    if args.update_card or args.card_only:
         from specwise.draft.build import read_facts, write_facts
 
         facts = read_facts(args.head)
