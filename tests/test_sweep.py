@@ -18,7 +18,7 @@ import yaml
 from specwise import store, sweep
 from specwise.errors import SpecwiseError
 from specwise.run import run_study, sweep_study
-from specwise.servers.launch import Server
+from specwise.servers.launch import Server, free_port
 from specwise.study import Study, expand, load_study, study_hash
 
 REPO = Path(__file__).resolve().parents[1]
@@ -328,3 +328,46 @@ def test_dry_run_prints_the_matrix_and_commands(capsys: pytest.CaptureFixture[st
     assert "paper: 40 configurations" in text
     assert "vllm.entrypoints.openai.api_server" in text and "eagle3-k5" in text
     assert json.dumps({"method": "eagle3"})[:-1] in text
+
+
+def test_engine_dead_tells_a_healthy_server_from_a_dead_engine(
+    tmp_path: Path, fake_url: str
+) -> None:
+    """vLLM's API server outlives a dead engine: the process runs on, /health fails."""
+    from specwise.config import Arm
+
+    arm = Arm(name="x", model="m")
+    log = tmp_path / "x.log"
+    log.write_text("RuntimeError: CPU Generator does not use offset\n")
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        healthy = Server(arm, fake_url, process=proc, log_path=log)
+        assert sweep.engine_dead(healthy) is None
+        nowhere = f"http://127.0.0.1:{free_port()}"
+        dead = Server(arm, nowhere, process=proc, log_path=log)
+        reason = sweep.engine_dead(dead, tries=2, wait_s=0.1)
+        assert reason and "stopped answering /health" in reason and "does not use offset" in reason
+    finally:
+        proc.kill()
+        proc.wait()
+    reason = sweep.engine_dead(Server(arm, fake_url, process=proc, log_path=log))
+    assert reason and reason.startswith("server exited with status")
+    assert sweep.engine_dead(Server(arm, "http://127.0.0.1:1")) is None  # external: no judgement
+
+
+def test_a_dead_engine_fails_its_configurations_instead_of_recording_errors(
+    tmp_path: Path, fake_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    arms = external_arms(fake_url, "base", "spec")
+    arms[1]["served_model_name"] = "http500"  # every request of "spec" fails
+    monkeypatch.setattr(sweep, "engine_dead", lambda server: "its engine died")
+    out = tmp_path / "out"
+    result = sweep.sweep(small_study(tmp_path, fake_url, arms=arms), out)
+    assert (result.done, result.failed) == (4, 4)
+    conn = store.connect(store.store_path(out))
+    failed = [r for r in store.runs(conn) if r["status"] == "failed"]
+    assert {r["arm"] for r in failed} == {"spec"}
+    assert all(r["reason"] == "its engine died" for r in failed)
+    (count,) = conn.execute("SELECT count(*) FROM requests").fetchone()
+    assert count == 4 * 3  # only the base arm's requests were stored
+    conn.close()

@@ -49,7 +49,7 @@ from specwise.bench.loadgen import LoadSpec
 from specwise.bench.run import measure
 from specwise.errors import SpecwiseError
 from specwise.models import KNOWN_MODELS, model_dir
-from specwise.servers.launch import Server, log_tail, start
+from specwise.servers.launch import Server, health_ok, log_tail, start
 from specwise.servers.prometheus import Acceptance, scrape
 from specwise.servers.sglang import sglang_command
 from specwise.servers.vllm import vllm_command
@@ -183,11 +183,16 @@ def run_arm(
         return
     server_id = store.add_server(conn, arm.name, server_info(server))
     try:
+        dead: str | None = None
         for config in configs:
-            if not server.alive():
-                yield fail(conn, config, study, died(server), server_id, progress)
+            dead = dead or (None if server.alive() else died(server))
+            if dead:
+                yield fail(conn, config, study, dead, server_id, progress)
                 continue
-            yield run_configuration(study, config, requests, server, server_id, conn, progress)
+            status = run_configuration(study, config, requests, server, server_id, conn, progress)
+            if status == "failed":
+                dead = engine_dead(server)
+            yield status
     finally:
         server.stop()
         store.server_stopped(conn, server_id)
@@ -231,6 +236,22 @@ def died(server: Server) -> str:
     return f"server exited with status {code} (log {server.log_path}: {last})"
 
 
+def engine_dead(server: Server, tries: int = 3, wait_s: float = 2.0) -> str | None:
+    """Why a started server can no longer serve, or None: its process exited, or it stays
+    unhealthy (vLLM's API server outlives a dead engine, answering 500 to everything)."""
+    if server.process is None:
+        return None  # external: only its requests' errors tell
+    for attempt in range(tries):
+        if not server.alive():
+            return died(server)
+        if health_ok(server.base_url):
+            return None
+        if attempt + 1 < tries:
+            time.sleep(wait_s)
+    last = log_tail(server.log_path, 3).replace("\n", " | ")
+    return f"server stopped answering /health: its engine died (log {server.log_path}: {last})"
+
+
 def run_configuration(
     study: Study,
     config: Configuration,
@@ -269,6 +290,8 @@ def run_configuration(
         return fail(conn, config, study, str(exc), server_id, progress)
     if not server.alive():
         return fail(conn, config, study, died(server), server_id, progress)
+    if m.summary.get("failed") and (reason := engine_dead(server)):
+        return fail(conn, config, study, reason, server_id, progress)
     run = run_row(study, config, "done", None, server_id, started)
     run |= {
         "requests": len(m.records),

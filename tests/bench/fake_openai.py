@@ -127,7 +127,12 @@ def make_app() -> web.Application:
     app.router.add_post("/v1/chat/completions", handle)
     app.router.add_post("/v1/completions", handle)
     app.router.add_get("/metrics", metrics)
+    app.router.add_get("/health", lambda _request: _health())
     return app
+
+
+async def _health() -> web.Response:
+    return web.Response(text="")
 
 
 @asynccontextmanager
