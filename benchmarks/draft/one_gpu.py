@@ -18,24 +18,12 @@ import tempfile
 from pathlib import Path
 
 import torch
-from draft_helpers import VOCAB, make_rows, tiny_config
-from transformers import LlamaConfig, LlamaForCausalLM
+from draft_helpers import make_rows, save_tiny_target, tiny_config
 
 from specwise.draft.evaluate import evaluate
 from specwise.draft.export import export_head
 from specwise.draft.hidden import build_hidden_dataset
 from specwise.draft.train import checkpoint_dir, read_metrics, train
-
-
-def tiny_target(out: Path) -> Path:
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=VOCAB, hidden_size=64, intermediate_size=128, num_hidden_layers=8,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
-        tie_word_embeddings=True, bos_token_id=1, eos_token_id=2, pad_token_id=0,
-    )  # fmt: skip
-    LlamaForCausalLM(config).to(torch.bfloat16).save_pretrained(out)
-    return out
 
 
 def losses(workdir: Path) -> list[float]:
@@ -55,7 +43,7 @@ def main() -> None:
         raise SystemExit("no CUDA device: run this on a GPU machine")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        target = tiny_target(root / "target")
+        target = save_tiny_target(root / "target")
         work = root / "work"
         build_hidden_dataset(target, make_rows(24), work / "train", 8, 4)
         build_hidden_dataset(target, make_rows(6, seed=9), work / "held_out", 8, 4)

@@ -9,23 +9,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # draft_helpers (pytest uses importlib mode)
 
-from draft_helpers import VOCAB, make_rows
+from draft_helpers import make_rows, save_tiny_target
 
 
 @pytest.fixture(scope="session")
 def tiny_target(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=VOCAB, hidden_size=64, intermediate_size=128, num_hidden_layers=8,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
-        tie_word_embeddings=True, bos_token_id=1, eos_token_id=2, pad_token_id=0,
-    )  # fmt: skip
-    out = tmp_path_factory.mktemp("tiny-target")
-    LlamaForCausalLM(config).to(torch.bfloat16).save_pretrained(out)
-    return out
+    return save_tiny_target(tmp_path_factory.mktemp("tiny-target"))
 
 
 @pytest.fixture(scope="session")

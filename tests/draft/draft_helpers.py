@@ -42,3 +42,18 @@ def tiny_config(target: Path, workdir: Path, **train: Any) -> Any:
     return BuildConfig.model_validate(
         {"target": str(target), "workdir": str(workdir), "train": options}
     )
+
+
+def save_tiny_target(out: Path) -> Path:
+    """A tiny random Llama (bf16, seed 0) saved as a Hugging Face directory: the draft target."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=VOCAB, hidden_size=64, intermediate_size=128, num_hidden_layers=8,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
+        tie_word_embeddings=True, bos_token_id=1, eos_token_id=2, pad_token_id=0,
+    )  # fmt: skip
+    LlamaForCausalLM(config).to(torch.bfloat16).save_pretrained(out)
+    return out
