@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
+from specwise import store
+from specwise import study as study_mod
+from specwise import sweep as sweep_mod
 from specwise.bench.client import RequestRecord
+from specwise.quality import exact
 from specwise.quality.run import JudgeOptions, pairs_from_store, run_judge
-
-store = pytest.importorskip("specwise.store")
-study_mod = pytest.importorskip("specwise.study")
-sweep_mod = pytest.importorskip("specwise.sweep")
 
 SPEC = {
     "name": "t",
@@ -57,3 +55,24 @@ def test_pairs_and_verdicts_from_a_store(tmp_path):
     assert by[("ngram", 0.0)]["verdict"] == "not shown equivalent"  # 1/6 changed: Wilson low .03
     assert by[("A/A control", 0.0)]["verdict"] == "equivalent"
     assert (tmp_path / "quality.json").exists()
+
+
+def test_groups_never_share_baseline_records(tmp_path):
+    """Margin probes annotate records; two arms paired with one baseline run must not see each
+    other's annotations (they once turned identical answers into 'truncated')."""
+    spec = SPEC | {"temperature": [0], "repeats": 1}
+    spec["arms"] = [*SPEC["arms"], {"name": "eagle3", "speculative_config": {"method": "eagle3"}}]
+    study = study_mod.Study.model_validate(spec)
+    ids = [w.id for w in sweep_mod.workload_requests(study, 3)]
+    conn = store.connect(store.store_path(tmp_path))
+    store.bind_study(conn, "t", "h", json.loads(study.model_dump_json()), set())
+    texts = [(i, f"answer {i}") for i in ids]
+    for position, arm in enumerate(("baseline", "ngram", "eagle3")):
+        save(conn, position, arm, 0.0, 0, texts)
+    conn.close()
+    groups = {g.arm: g for g in pairs_from_store(tmp_path)}
+    ngram, eagle = groups["ngram"].pairs[0], groups["eagle3"].pairs[0]
+    assert ngram.baseline is not eagle.baseline
+    ngram.baseline.extra["tokens"] = ["answer", " 0"]  # what a probe of the ngram pair writes
+    assert "tokens" not in eagle.baseline.extra
+    assert exact.classify("same", "same", ["same"], None)[0] == "identical"

@@ -127,7 +127,7 @@ def classify(
     read from the baseline's top-k logprobs `top_a` (greedy decoding makes both runs share
     the prefix, so the baseline's distribution there is the one both saw, up to numerics).
     """
-    if text_a == text_b and (tokens_a is None or tokens_a == tokens_b):
+    if text_a == text_b:  # tokens are the same tokenizer's encoding of the text
         return "identical", None, None
     if tokens_a is None or tokens_b is None:
         i = first_difference(text_a, text_b)

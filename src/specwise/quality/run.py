@@ -9,6 +9,7 @@ another seed). Writes DIR/quality.json; judge calls are cached in DIR/judgments.
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import os
 from collections.abc import Iterator
@@ -145,12 +146,14 @@ def pairs_from_store(out: Path, baseline_arm: str | None = None) -> list[Group]:
         if r["arm"] == base_name or key not in base:
             continue
         g = groups.setdefault((r["arm"], r["temperature"]), Group(r["arm"], r["temperature"], []))
-        g.pairs += exact.pair_records(records[base[key]], records[r["id"]], workload)
+        # each group gets its own copy of the baseline records: margin probes annotate them
+        own = copy.deepcopy(records[base[key]])
+        g.pairs += exact.pair_records(own, records[r["id"]], workload)
     for t in sorted({k[0] for k in base}):
         runs_t = sorted(k for k in base if k[0] == t)
         if len(runs_t) > 1:
             a, b = base[runs_t[0]], base[runs_t[1]]
-            pairs = exact.pair_records(records[a], records[b], workload)
+            pairs = exact.pair_records(copy.deepcopy(records[a]), records[b], workload)
             groups[("A/A control", t)] = Group("A/A control", t, pairs, control=True)
     return list(groups.values())
 
