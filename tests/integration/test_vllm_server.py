@@ -92,7 +92,12 @@ def baseline_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     assert len(pids) >= 3  # specwise, the API server, vLLM's engine core
     yield url
     proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=60) == 0
+    try:
+        assert proc.wait(timeout=60) == 0
+    finally:  # never leave a server behind, even when Ctrl-C did not stop it
+        if proc.poll() is None:
+            proc.terminate()  # specwise's SIGTERM handler stops the server group
+            proc.wait(timeout=60)
     assert_all_gone(pids)
 
 
