@@ -14,6 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 import yaml
+from fake_openai import serving_process
 
 from specwise import store, sweep
 from specwise.errors import SpecwiseError
@@ -141,20 +142,8 @@ def test_matrix_order_and_requests_per_concurrency() -> None:
 
 @pytest.fixture(scope="module")
 def fake_url() -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, str(FAKE), str(port)])
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}"
-    proc.kill()
-    proc.wait()
+    with serving_process() as (url, _):
+        yield url
 
 
 def small_study(tmp_path: Path, url: str, **more) -> Path:

@@ -9,8 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import subprocess
 import sys
-from contextlib import asynccontextmanager
+import time
+from collections.abc import Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -133,6 +138,27 @@ def make_app() -> web.Application:
 
 async def _health() -> web.Response:
     return web.Response(text="")
+
+
+@contextmanager
+def serving_process() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """This file run as a server process on a free port; yields (base_url, process)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, str(Path(__file__)), str(port)])
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}", proc
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 @asynccontextmanager

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
-from fake_openai import FAKE_KEY
+from fake_openai import FAKE_KEY, serving_process
 from typer.testing import CliRunner
 
 from specwise.bench.client import RequestRecord
@@ -24,27 +21,11 @@ from specwise.workloads.loaders import WorkloadRequest
 HERE = Path(__file__).parent
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def fake_server():
     """A fake OpenAI server process; yields (base_url, process)."""
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, str(HERE / "fake_openai.py"), str(port)])
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", proc
-    proc.kill()
-    proc.wait()
+    with serving_process() as served:
+        yield served
 
 
 def _workload(tmp_path: Path, n: int = 3) -> Path:
