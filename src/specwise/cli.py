@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -23,23 +25,31 @@ app.add_typer(draft_app, name="draft")
 err = Console(stderr=True)
 
 
-def _fail(exc: SpecwiseError) -> None:
-    err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True)
-    raise typer.Exit(2)
+def one_sentence_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """A SpecwiseError becomes its one sentence on stderr and exit status 2 (no traceback)."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except SpecwiseError as exc:
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
 
 
 @models_app.command("prepare")
+@one_sentence_errors
 def models_prepare(name: Annotated[str, typer.Argument(help="local model: smollm2")] = "smollm2"):
     """Convert a packaged local model to a Hugging Face directory and print its path."""
     from specwise.models import prepare_model
 
-    try:
-        print(prepare_model(name))
-    except SpecwiseError as exc:
-        _fail(exc)
+    print(prepare_model(name))
 
 
 @app.command()
+@one_sentence_errors
 def serve(
     arm_yaml: Annotated[Path, typer.Argument(help="YAML file describing one arm")],
     log_dir: Annotated[Path, typer.Option(help="where the server log goes")] = Path("logs"),
@@ -47,13 +57,11 @@ def serve(
     """Run one arm's server in the foreground until Ctrl-C."""
     from specwise.servers.launch import serve_forever
 
-    try:
-        serve_forever(arm_yaml, log_dir)
-    except SpecwiseError as exc:
-        _fail(exc)
+    serve_forever(arm_yaml, log_dir)
 
 
 @app.command()
+@one_sentence_errors
 def run(
     study: Annotated[Path, typer.Argument(help="study YAML, e.g. studies/quick.yaml")],
     out: Annotated[Path | None, typer.Option(help="results dir; default runs/<name>")] = None,
@@ -62,13 +70,11 @@ def run(
     """The main job: sweep the study (resuming), then print the summary."""
     from specwise.run import run_study
 
-    try:
-        run_study(study, out, force)
-    except SpecwiseError as exc:
-        _fail(exc)
+    run_study(study, out, force)
 
 
 @app.command()
+@one_sentence_errors
 def sweep(
     study: Annotated[Path, typer.Argument(help="study YAML")],
     out: Annotated[Path | None, typer.Option(help="results dir; default runs/<name>")] = None,
@@ -78,13 +84,11 @@ def sweep(
     """Measure arms x concurrency x temperature x repeats into OUT/results.sqlite (resumes)."""
     from specwise.run import sweep_command
 
-    try:
-        sweep_command(study, out, force, dry_run)
-    except SpecwiseError as exc:
-        _fail(exc)
+    sweep_command(study, out, force, dry_run)
 
 
 @app.command()
+@one_sentence_errors
 def export(
     out: Annotated[Path, typer.Argument(help="a sweep's results dir")],
     format: Annotated[str, typer.Option(help="csv | parquet | json")] = "csv",
@@ -92,14 +96,12 @@ def export(
     """Write OUT/export/{runs,requests,servers}.<format> from the results store."""
     from specwise.results import export as export_results
 
-    try:
-        for path in export_results(out, format):
-            print(path)
-    except SpecwiseError as exc:
-        _fail(exc)
+    for path in export_results(out, format):
+        print(path)
 
 
 @app.command()
+@one_sentence_errors
 def bench(
     url: Annotated[str, typer.Option(help="server base URL, e.g. http://127.0.0.1:8000")],
     model: Annotated[str, typer.Option(help="model name to send in requests")],
@@ -129,13 +131,11 @@ def bench(
     values = dict(locals())
     from specwise.bench.run import options_from_cli, run_bench
 
-    try:
-        run_bench(options_from_cli(**values))
-    except SpecwiseError as exc:
-        _fail(exc)
+    run_bench(options_from_cli(**values))
 
 
 @app.command()
+@one_sentence_errors
 def judge(
     source: Annotated[Path, typer.Argument(help="a sweep's results dir, or a bench --out dir")],
     baseline: Annotated[Path | None, typer.Option(help="bench dir of the baseline run")] = None,
@@ -159,13 +159,11 @@ def judge(
     values = dict(locals())
     from specwise.quality.run import options_from_cli, run_judge
 
-    try:
-        run_judge(options_from_cli(**values))
-    except SpecwiseError as exc:
-        _fail(exc)
+    run_judge(options_from_cli(**values))
 
 
 @workload_app.command("commerce")
+@one_sentence_errors
 def workload_commerce(
     out: Annotated[Path, typer.Option(help="JSONL file to write")],
     n: Annotated[int, typer.Option(min=1, help="number of requests")] = 200,
@@ -179,13 +177,11 @@ def workload_commerce(
     """Generate commerce-agent chat requests (search params, tool calls, answers)."""
     from specwise.workloads.commerce import write_commerce
 
-    try:
-        print(write_commerce(out, n, seed, split, weights, openai_tools))
-    except SpecwiseError as exc:
-        _fail(exc)
+    print(write_commerce(out, n, seed, split, weights, openai_tools))
 
 
 @workload_app.command("stats")
+@one_sentence_errors
 def workload_stats(
     file: Annotated[Path, typer.Argument(help="workload: .jsonl, .json (ShareGPT) or .txt")],
     turns: Annotated[str, typer.Option(help="last | every assistant turn")] = "last",
@@ -196,24 +192,20 @@ def workload_stats(
     """Requests, kinds, token-length percentiles, shared prefix, histogram (and overlap)."""
     from specwise.workloads.stats import run_stats
 
-    try:
-        print(run_stats(file, turns, tokenizer, plot, compare))  # type: ignore[arg-type]
-    except SpecwiseError as exc:
-        _fail(exc)
+    print(run_stats(file, turns, tokenizer, plot, compare))  # type: ignore[arg-type]
 
 
 @draft_app.command("data")
+@one_sentence_errors
 def draft_data(config: Annotated[Path, typer.Argument(help="draft build YAML")]):
     """Regenerate answers with the target (vLLM), then write its hidden states (resumable)."""
     from specwise.draft.build import run_data
 
-    try:
-        print(run_data(config))
-    except SpecwiseError as exc:
-        _fail(exc)
+    print(run_data(config))
 
 
 @draft_app.command("train")
+@one_sentence_errors
 def draft_train(
     config: Annotated[Path, typer.Argument(help="draft build YAML")],
     fresh: Annotated[bool, typer.Option(help="ignore checkpoints, start over")] = False,
@@ -221,13 +213,11 @@ def draft_train(
     """Train the head with speculators (resumes from the last checkpoint unless --fresh)."""
     from specwise.draft.build import run_train
 
-    try:
-        print(run_train(config, fresh))
-    except SpecwiseError as exc:
-        _fail(exc)
+    print(run_train(config, fresh))
 
 
 @draft_app.command("export")
+@one_sentence_errors
 def draft_export(
     config: Annotated[Path, typer.Argument(help="draft build YAML")],
     checkpoint: Annotated[Path | None, typer.Option(help="default: the last one")] = None,
@@ -235,13 +225,11 @@ def draft_export(
     """Write the head in the format vLLM loads (no embedding copy) with its model card."""
     from specwise.draft.build import run_export
 
-    try:
-        print(run_export(config, checkpoint))
-    except SpecwiseError as exc:
-        _fail(exc)
+    print(run_export(config, checkpoint))
 
 
 @draft_app.command("eval")
+@one_sentence_errors
 def draft_eval(
     head: Annotated[Path, typer.Argument(help="head directory (speculators or research format)")],
     data: Annotated[Path, typer.Option(help="held-out hidden-state dir from `draft data`")],
@@ -252,24 +240,20 @@ def draft_eval(
     """Offline acceptance: chain drafting at T=0 on held-out answers, k = 1..k_max."""
     from specwise.draft.build import run_eval
 
-    try:
-        run_eval(head, target, data, k_max, out)
-    except SpecwiseError as exc:
-        _fail(exc)
+    run_eval(head, target, data, k_max, out)
 
 
 @draft_app.command("build")
+@one_sentence_errors
 def draft_build(config: Annotated[Path, typer.Argument(help="draft build YAML")]):
     """data → train → export → offline eval, timed and resumable."""
     from specwise.draft.build import build
 
-    try:
-        print(build(config))
-    except SpecwiseError as exc:
-        _fail(exc)
+    print(build(config))
 
 
 @app.command()
+@one_sentence_errors
 def report(
     out: Annotated[Path, typer.Argument(help="a sweep's results dir")],
     slo_ttft_ms: Annotated[float | None, typer.Option(help="default: the study's")] = None,
@@ -281,15 +265,13 @@ def report(
     """Write OUT/report.html (self-contained), report.md and figures/; print the headline."""
     from specwise.report import write_report
 
-    try:
-        written = write_report(out, slo_ttft_ms, slo_tpot_ms, gpu_hour_usd)
-    except SpecwiseError as exc:
-        _fail(exc)
+    written = write_report(out, slo_ttft_ms, slo_tpot_ms, gpu_hour_usd)
     print(written.headline)
     print(written.html)
 
 
 @app.command()
+@one_sentence_errors
 def compare(
     dir_a: Annotated[Path, typer.Argument(help="results dir A (e.g. the shipped head)")],
     dir_b: Annotated[Path, typer.Argument(help="results dir B (e.g. a new head)")],
@@ -298,10 +280,7 @@ def compare(
     """Two studies side by side: decisions, per-configuration changes, speedups."""
     from specwise.report.compare import compare_studies
 
-    try:
-        print(compare_studies(dir_a, dir_b, out))
-    except SpecwiseError as exc:
-        _fail(exc)
+    print(compare_studies(dir_a, dir_b, out))
 
 
 def main() -> None:
