@@ -185,6 +185,24 @@ def test_sweep_measures_everything_once_then_resumes_without_sending(
     assert "Quality verdicts" in (out / "report.md").read_text()
 
 
+def test_server_warmup_goes_once_before_each_servers_first_configuration(
+    tmp_path: Path, fake_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = small_study(tmp_path, fake_url, server_warmup=2, warmup=1, temperature=[0])
+    measured, seen = sweep.run_configuration, []
+
+    def spy(study, config, requests, server, server_id, conn, progress, warmup=None):
+        seen.append((config.arm.name, config.concurrency, warmup))
+        return measured(study, config, requests, server, server_id, conn, progress, warmup)
+
+    monkeypatch.setattr(sweep, "run_configuration", spy)
+    assert sweep_study(path, tmp_path / "out").done == 4
+    assert seen == [("base", 1, 3), ("base", 2, 1), ("spec", 1, 3), ("spec", 2, 1)]
+    conn = store.connect(store.store_path(tmp_path / "out"))
+    assert [r["summary"]["successful"] for r in store.runs(conn)] == [3, 3, 3, 3]
+    conn.close()
+
+
 def test_a_failing_judge_keeps_the_measurements_and_the_report(
     tmp_path: Path, fake_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

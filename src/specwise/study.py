@@ -84,6 +84,9 @@ class Study(BaseModel):
     temperature: list[float] = Field(default=[0.0], min_length=1)
     requests: int | dict[int, int] = 16  # measured requests per configuration (or per concurrency)
     warmup: int = Field(default=2, ge=0)  # unmeasured requests before each configuration
+    # unmeasured requests once per server start, before its first configuration (on top of
+    # `warmup`): the cold first request of a fresh server, without paying it per configuration
+    server_warmup: int = Field(default=0, ge=0)
     max_tokens: int | None = Field(default=128, ge=1)  # overrides the workload's own
     ignore_eos: bool = False
     repeats: int = Field(default=1, ge=1)

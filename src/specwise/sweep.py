@@ -184,12 +184,15 @@ def run_arm(
     server_id = store.add_server(conn, arm.name, server_info(server))
     try:
         dead: str | None = None
-        for config in configs:
+        for n, config in enumerate(configs):
             dead = dead or (None if server.alive() else died(server))
             if dead:
                 yield fail(conn, config, study, dead, server_id, progress)
                 continue
-            status = run_configuration(study, config, requests, server, server_id, conn, progress)
+            warmup = study.warmup + (study.server_warmup if n == 0 else 0)
+            status = run_configuration(
+                study, config, requests, server, server_id, conn, progress, warmup
+            )
             if status == "failed":
                 dead = engine_dead(server)
             yield status
@@ -260,8 +263,10 @@ def run_configuration(
     server_id: int,
     conn: sqlite3.Connection,
     progress: SweepProgress,
+    warmup: int | None = None,
 ) -> str:
-    """Measure one configuration and store it whole; a failure is stored with its reason."""
+    """Measure one configuration and store it whole; a failure is stored with its reason.
+    `warmup`: unmeasured requests first (default: the study's per-configuration `warmup`)."""
     progress.start_configuration(config)
     started = time.time()
     try:
@@ -273,7 +278,7 @@ def run_configuration(
                 server.base_url,
                 server.model,
                 requests[: config.requests],
-                load_spec(study, config),
+                load_spec(study, config, warmup),
                 sampling_params(study, config),
                 api=study.api,
                 api_key=server.api_key,
@@ -306,11 +311,11 @@ def run_configuration(
     return "done"
 
 
-def load_spec(study: Study, config: Configuration) -> LoadSpec:
+def load_spec(study: Study, config: Configuration, warmup: int | None = None) -> LoadSpec:
     return LoadSpec(
         concurrency=config.concurrency,
         num_requests=config.requests,
-        warmup=study.warmup,
+        warmup=study.warmup if warmup is None else warmup,
         seed=(study.seed or 0) + config.repeat,  # arrival order only (closed loop: unused)
     )
 
