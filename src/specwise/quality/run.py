@@ -34,7 +34,7 @@ CACHE_NAME, REPORT_NAME = "judgments.jsonl", "quality.json"
 LOCAL_JUDGE = Arm(
     name="judge",
     model="smollm2",
-    extra_args=["--enforce-eager"],
+    extra_args=["--enforce-eager", "--dtype", "float32"],  # fp32 prefills ~2.3x faster on AVX2
     env={"VLLM_CPU_KVCACHE_SPACE": "2"},
 )
 
