@@ -191,7 +191,7 @@ def test_server_warmup_goes_once_before_each_servers_first_configuration(
     path = small_study(tmp_path, fake_url, server_warmup=2, warmup=1, temperature=[0])
     measured, seen = sweep.run_configuration, []
 
-    def spy(study, config, requests, server, server_id, conn, progress, warmup=None):
+    def spy(study, config, requests, server, server_id, conn, progress, warmup):
         seen.append((config.arm.name, config.concurrency, warmup))
         return measured(study, config, requests, server, server_id, conn, progress, warmup)
 

@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from specwise.bench import metrics
+from specwise.bench.client import RequestRecord
 from specwise.config import Arm
 from specwise.servers.launch import serve
 
@@ -111,8 +113,9 @@ def read_specwise(out: Path) -> dict[str, Any]:
 
 
 def tpot_ms(e2e_s: float, ttft_s: float, out: int) -> float | None:
-    """TPOT = (E2E − TTFT) / (out − 1), both tools' definition."""
-    return (e2e_s - ttft_s) / (out - 1) * 1e3 if out > 1 else None
+    """specwise's own TPOT formula (metrics.tpot), applied to either tool's per-request times."""
+    t = metrics.tpot(RequestRecord(request_id="", ttft_s=ttft_s, e2e_s=e2e_s, output_tokens=out))
+    return None if t is None else t * 1e3
 
 
 def vllm_cmd(url: str, model: str, dataset: Path, args, out: Path) -> list[str]:

@@ -263,10 +263,10 @@ def run_configuration(
     server_id: int,
     conn: sqlite3.Connection,
     progress: SweepProgress,
-    warmup: int | None = None,
+    warmup: int,
 ) -> str:
     """Measure one configuration and store it whole; a failure is stored with its reason.
-    `warmup`: unmeasured requests first (default: the study's per-configuration `warmup`)."""
+    `warmup`: unmeasured requests first."""
     progress.start_configuration(config)
     started = time.time()
     try:
@@ -311,11 +311,11 @@ def run_configuration(
     return "done"
 
 
-def load_spec(study: Study, config: Configuration, warmup: int | None = None) -> LoadSpec:
+def load_spec(study: Study, config: Configuration, warmup: int) -> LoadSpec:
     return LoadSpec(
         concurrency=config.concurrency,
         num_requests=config.requests,
-        warmup=study.warmup if warmup is None else warmup,
+        warmup=warmup,
         seed=(study.seed or 0) + config.repeat,  # arrival order only (closed loop: unused)
     )
 
