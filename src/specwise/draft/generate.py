@@ -51,20 +51,21 @@ def generate_batch(
         ids[j, width - len(s) :], mask[j, width - len(s) :] = torch.tensor(s), 1
         pos[j, width - len(s) :] = torch.arange(prefix, prefix + len(s))
     full_mask = torch.cat([torch.ones(b, prefix, dtype=torch.long), mask], dim=1)
+    full_mask, pos = full_mask.to(model.device), pos.to(model.device)
     feats, last = capture_features(model, ids, full_mask, pos, cache)  # [B, W, 4, H], [B, H]
     per_row = [[feats[j, width - len(s) :]] for j, s in enumerate(suffixes)]
     answers: list[list[int]] = [[] for _ in range(b)]
     fed = [True] * b  # has row j's last answer token been fed back (its features captured)?
     while True:
-        nxt = next_tokens(model, last, temperature)
+        nxt = next_tokens(model, last, temperature).tolist()
         for j in range(b):
             if fed[j] and not _done(answers[j], max_new[j], eos):
-                answers[j].append(int(nxt[j]))
+                answers[j].append(nxt[j])
                 fed[j] = False
         if all(fed):
             return answers, [torch.cat(f) for f in per_row]
         step = torch.tensor([[a[-1] if a else 0] for a in answers])
-        live = torch.tensor([[0 if f else 1] for f in fed])
+        live = torch.tensor([[0 if f else 1] for f in fed], device=full_mask.device)
         full_mask = torch.cat([full_mask, live], dim=1)
         pos = pos[:, -1:] + 1
         feats, last = capture_features(model, step, full_mask, pos, cache)

@@ -37,16 +37,18 @@ def aux_layer_ids(num_layers: int) -> list[int]:
 
 
 def load_target(target_dir: str | Path) -> Any:
+    """The target in fp32 for feature extraction, on the GPU when there is one."""
     from transformers import AutoModelForCausalLM
     from transformers.integrations import sdpa_attention
 
-    # With a padding mask transformers copies K/V per query head (repeat_kv) before SDPA: on a
-    # CPU, for a 2,700-token cache, that copy dominates every decode step. torch's CPU SDPA
-    # takes grouped K/V with a mask directly (enable_gqa), with identical results.
-    sdpa_attention.use_gqa_in_sdpa = lambda *_args: True
-
+    on_gpu = torch.cuda.is_available()
+    if not on_gpu:
+        # With a padding mask transformers copies K/V per query head (repeat_kv) before SDPA: on
+        # a CPU, for a 2,700-token cache, that copy dominates every decode step. torch's CPU
+        # SDPA takes grouped K/V with a mask directly (enable_gqa), with identical results.
+        sdpa_attention.use_gqa_in_sdpa = lambda *_args: True
     model = AutoModelForCausalLM.from_pretrained(str(target_dir), dtype=DTYPE)
-    return model.eval()  # bf16 weights, fp32 compute
+    return model.to("cuda" if on_gpu else "cpu").eval()  # bf16-exact weights, fp32 compute
 
 
 def common_prefix(prompts: list[list[int]]) -> int:
@@ -76,6 +78,7 @@ def capture_features(
     `mask` [B, cached + S] covers the cache and `ids`; `pos` [B, S] are the token positions.
     """
     inner, captured = model.model, {}
+    ids, mask, pos = ids.to(model.device), mask.to(model.device), pos.to(model.device)
     layers = aux_layer_ids(len(inner.layers))
     hook = inner.norm.register_forward_pre_hook(lambda _m, args: captured.update(last=args[0]))
     try:
@@ -104,7 +107,7 @@ def save_row(out: Path, i: int, tokens: list[int], feats: torch.Tensor) -> None:
     assert feats.shape[0] == len(tokens), (feats.shape, len(tokens))
     tensors = {
         "token_ids": torch.tensor(tokens, dtype=torch.long),
-        "hidden_states": feats.to(torch.bfloat16).contiguous(),
+        "hidden_states": feats.to(torch.bfloat16).cpu().contiguous(),
     }
     path = out / "hidden_states" / f"hs_{i}.safetensors"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -118,7 +121,7 @@ def prefix_cache(model: Any, ids: list[int]) -> Any:
     if not ids:
         return None
     with torch.no_grad():
-        out = model.model(input_ids=torch.tensor([ids]), use_cache=True)
+        out = model.model(input_ids=torch.tensor([ids], device=model.device), use_cache=True)
     return out.past_key_values
 
 
