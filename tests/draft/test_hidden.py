@@ -19,8 +19,8 @@ def test_shared_prefix_and_window() -> None:
     assert hidden.shared_prefix_len(rows) == len(PREFIX)
     row = rows[0]
     n = len(row["prompt_token_ids"])
-    assert hidden.sample_window(row, len(PREFIX), 4) == (n - 4, n)
-    assert hidden.sample_window(row, len(PREFIX), 10_000) == (len(PREFIX), n)
+    assert hidden.sample_window(row, 4) == (n - 4, n)
+    assert hidden.sample_window(row, 10_000) == (0, n)  # the whole prompt, shared prefix too
 
 
 def test_cached_batch_equals_full_forward(tiny_target: Path) -> None:
@@ -68,3 +68,18 @@ def test_resume_skips_written_files(tiny_target: Path, tmp_path: Path) -> None:
     first = (tmp_path / "hidden_states" / "hs_1.safetensors").stat().st_mtime_ns
     hidden.write_hidden_states(hidden.load_target(tiny_target), rows, tmp_path, 8, 4)
     assert (tmp_path / "hidden_states" / "hs_1.safetensors").stat().st_mtime_ns == first
+
+
+def test_long_window_reaches_into_the_shared_prefix(tiny_target: Path, tmp_path: Path) -> None:
+    """max_context longer than a row's own part: the stored features cover the prefix too and
+    equal one plain forward pass over the whole sequence."""
+    from safetensors.torch import load_file
+
+    model, rows = hidden.load_target(tiny_target), make_rows(3)
+    records = hidden.write_hidden_states(model, rows, tmp_path, 10_000, 2)
+    for i, row in enumerate(rows):
+        full = torch.tensor([hidden._full_ids(row)])
+        alone = hidden.capture(model, full, torch.ones_like(full), None)[0]  # [T, 4, H]
+        hs = load_file(str(tmp_path / "hidden_states" / f"hs_{i}.safetensors"))
+        assert records[i]["start"] == 0 and hs["token_ids"].tolist() == hidden._full_ids(row)
+        torch.testing.assert_close(hs["hidden_states"].float(), alone.float(), atol=0.05, rtol=0.05)

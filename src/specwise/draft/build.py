@@ -66,10 +66,9 @@ def make_data(config: BuildConfig, target_dir: str) -> dict[str, Any]:
 
 
 def _records(rows: list[dict[str, Any]], max_context: int) -> list[dict[str, Any]]:
-    from specwise.draft.hidden import _record, shared_prefix_len
+    from specwise.draft.hidden import _record
 
-    prefix = shared_prefix_len(rows)
-    return [_record(r, prefix, max_context) for r in rows]
+    return [_record(r, max_context) for r in rows]
 
 
 def _data_with_vllm(config: BuildConfig, target_dir: str) -> dict[str, list[dict[str, Any]]]:

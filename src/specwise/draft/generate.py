@@ -23,7 +23,13 @@ from typing import Any
 import torch
 
 from specwise.draft.data import _progress, read_answers
-from specwise.draft.hidden import capture_features, common_prefix, prefix_cache, save_row
+from specwise.draft.hidden import (
+    capture_features,
+    common_prefix,
+    prefix_state,
+    save_row,
+    window_features,
+)  # fmt: skip
 from specwise.workloads.loaders import WorkloadRequest
 
 
@@ -104,7 +110,7 @@ def generate_dataset(
         key=lambda i: (requests[i].kind or "", len(prompts[i])),
     )
     eos = _eos_ids(model, tokenizer)
-    cache = prefix_cache(model, prompts[0][:prefix]) if todo else None
+    cache, prefix_feats = prefix_state(model, prompts[0][:prefix] if todo else [])
     with answers_path.open("a") as sink, _progress("target answers + features", len(todo)) as adv:
         for b in range(0, len(todo), batch_size):
             batch = todo[b : b + batch_size]
@@ -120,8 +126,9 @@ def generate_dataset(
                     "prompt_token_ids": prompts[i], "output_token_ids": answer,
                     "text": tokenizer.decode(answer, skip_special_tokens=True),
                 }  # fmt: skip
-                start = max(prefix, len(prompts[i]) - max_context)
-                save_row(out, i, (prompts[i] + answer)[start:], f[start - prefix :])
+                start = max(0, len(prompts[i]) - max_context)
+                tokens = (prompts[i] + answer)[start:]
+                save_row(out, i, tokens, window_features(prefix_feats, f, start, len(tokens)))
                 sink.write(json.dumps(row) + "\n")
                 sink.flush()
             adv(len(batch))

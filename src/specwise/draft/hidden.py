@@ -10,8 +10,9 @@ draft vocabulary). This is exactly what speculators' trainer reads.
 
 Agent traffic repeats a long system prompt, so the prompt prefix shared by every row runs once
 and its KV cache is reused for each batch; a row keeps at most `max_context` tokens before its
-answer (the head attends over those; the target still saw the whole prompt). Resumable: rows
-whose file exists are skipped.
+answer (the head attends over those; the target still saw the whole prompt), reaching into the
+shared prefix when max_context is longer than the row's own part. Resumable: rows whose file
+exists are skipped.
 """
 
 from __future__ import annotations
@@ -63,10 +64,22 @@ def shared_prefix_len(rows: list[dict[str, Any]]) -> int:
     return common_prefix([r["prompt_token_ids"] for r in rows])
 
 
-def sample_window(row: dict[str, Any], prefix: int, max_context: int) -> tuple[int, int]:
+def sample_window(row: dict[str, Any], max_context: int) -> tuple[int, int]:
     """(start of the stored window, prompt length): the window keeps ≤ max_context prompt tokens."""
     n_prompt = len(row["prompt_token_ids"])
-    return max(prefix, n_prompt - max_context), n_prompt
+    return max(0, n_prompt - max_context), n_prompt
+
+
+def window_features(
+    prefix_feats: torch.Tensor, suffix_feats: torch.Tensor, start: int, t: int
+) -> torch.Tensor:
+    """Features [t, 4, H] of tokens start .. start+t-1 of a row, from the shared prefix's [P, 4, H]
+    and the row's own [S, 4, H] (the tokens after the prefix)."""
+    prefix = prefix_feats.shape[0]
+    if start >= prefix:
+        return suffix_feats[start - prefix : start - prefix + t]
+    head = prefix_feats[start:]
+    return torch.cat([head.to(suffix_feats.device), suffix_feats[: t - len(head)]])
 
 
 @torch.no_grad()
@@ -118,11 +131,20 @@ def save_row(out: Path, i: int, tokens: list[int], feats: torch.Tensor) -> None:
 
 def prefix_cache(model: Any, ids: list[int]) -> Any:
     """The KV cache of the shared prefix (None when there is none)."""
+    return prefix_state(model, ids)[0]
+
+
+def prefix_state(model: Any, ids: list[int]) -> tuple[Any, torch.Tensor]:
+    """The shared prefix's KV cache (None when there is no prefix) and features [P, 4, H]."""
+    from transformers import DynamicCache
+
     if not ids:
-        return None
-    with torch.no_grad():
-        out = model.model(input_ids=torch.tensor([ids], device=model.device), use_cache=True)
-    return out.past_key_values
+        h = model.config.hidden_size
+        return None, torch.zeros(0, 4, h, device=model.device)
+    cache = DynamicCache(config=model.config)
+    t = torch.tensor([ids])
+    feats, _ = capture_features(model, t, torch.ones_like(t), torch.arange(len(ids))[None], cache)
+    return cache, feats[0]
 
 
 def write_hidden_states(
@@ -132,8 +154,8 @@ def write_hidden_states(
     hs_dir = out / "hidden_states"
     hs_dir.mkdir(parents=True, exist_ok=True)
     prefix = shared_prefix_len(rows)
-    base_cache = prefix_cache(model, rows[0]["prompt_token_ids"][:prefix])
-    records = [_record(r, prefix, max_context) for r in rows]
+    base_cache, prefix_feats = prefix_state(model, rows[0]["prompt_token_ids"][:prefix])
+    records = [_record(r, max_context) for r in rows]
     todo = [i for i in range(len(rows)) if not (hs_dir / f"hs_{i}.safetensors").exists()]
     todo.sort(key=lambda i: len(rows[i]["prompt_token_ids"]) + len(rows[i]["output_token_ids"]))
     with _progress("target hidden states", len(todo)) as advance:
@@ -148,9 +170,9 @@ def write_hidden_states(
             cache = _batch_cache(base_cache, len(seqs))
             feats = capture(model, ids, mask, cache)
             for j, i in enumerate(batch):
-                skip = records[i]["start"] - prefix
-                t = len(records[i]["input_ids"])
-                save_row(out, i, records[i]["input_ids"], feats[j, skip : skip + t])
+                start, t = records[i]["start"], len(records[i]["input_ids"])
+                row_feats = window_features(prefix_feats, feats[j], start, t)
+                save_row(out, i, records[i]["input_ids"], row_feats)
             advance(len(batch))
     return records
 
@@ -159,8 +181,8 @@ def _full_ids(row: dict[str, Any]) -> list[int]:
     return list(row["prompt_token_ids"]) + list(row["output_token_ids"])
 
 
-def _record(row: dict[str, Any], prefix: int, max_context: int) -> dict[str, Any]:
-    start, n_prompt = sample_window(row, prefix, max_context)
+def _record(row: dict[str, Any], max_context: int) -> dict[str, Any]:
+    start, n_prompt = sample_window(row, max_context)
     ids = _full_ids(row)[start:]
     mask = [0] * (n_prompt - start) + [1] * len(row["output_token_ids"])
     return {"id": row["id"], "start": start, "input_ids": ids, "loss_mask": mask}
