@@ -212,6 +212,9 @@ def serve_forever(arm_yaml: Path, log_dir: Path) -> None:
     arm = load_arm(arm_yaml)
     if arm.engine == "external":
         raise SpecwiseError(f"Arm {arm.name!r} is external: specwise never starts it; use its URL.")
+    # Ctrl-C is how this command stops: restore Python's handler even where SIGINT arrived
+    # ignored (a child of a shell's background job inherits SIG_IGN, and Python then keeps it).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     with serve(arm, log_dir) as server:
         print(f"{arm.name}: {server.base_url}/v1 (model {server.model!r}), log {server.log_path}")
         print("Ctrl-C stops it.", flush=True)
