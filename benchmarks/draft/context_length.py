@@ -45,11 +45,12 @@ def answer_full(target_dir: Path, out: Path) -> list[dict]:
 def crop(full: Path, out: Path, max_context: int) -> None:
     """A copy of the full-context data keeping ≤ max_context prompt tokens per answer."""
     rows = sorted(read_answers(full / "answers.jsonl"), key=lambda r: r["index"])
-    for r in rows:
+    records = [_record(r, max_context) for r in rows]
+    for r, rec in zip(rows, records, strict=True):
         src = load_file(str(full / "hidden_states" / f"hs_{r['index']}.safetensors"))
-        start = _record(r, max_context)["start"]  # the full copy starts at token 0
+        start = rec["start"]  # the full copy starts at token 0
         save_row(out, r["index"], src["token_ids"][start:].tolist(), src["hidden_states"][start:])
-    write_dataset([_record(r, max_context) for r in rows], out)
+    write_dataset(records, out)
 
 
 def main() -> None:

@@ -25,7 +25,7 @@ def test_batch_matches_plain_greedy_and_full_forward(tiny_target: Path) -> None:
     model = hidden.load_target(tiny_target)
     prompts = [r["prompt_token_ids"] for r in make_rows(3)]
     prefix = hidden.common_prefix(prompts)
-    cache = generate._repeat(hidden.prefix_cache(model, prompts[0][:prefix]), 3)
+    cache = generate._repeat(hidden.prefix_state(model, prompts[0][:prefix])[0], 3)
     eos = {7}  # a token the random model may or may not emit: both endings get exercised
     answers, feats = generate.generate_batch(model, cache, prefix, prompts, [5, 9, 3], eos)
     for prompt, answer, f, n in zip(prompts, answers, feats, [5, 9, 3], strict=True):

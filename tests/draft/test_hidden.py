@@ -27,7 +27,7 @@ def test_cached_batch_equals_full_forward(tiny_target: Path) -> None:
     model = hidden.load_target(tiny_target)
     rows = make_rows(3)
     prefix = hidden.shared_prefix_len(rows)
-    cache = hidden._batch_cache(hidden.prefix_cache(model, PREFIX), 3)
+    cache = hidden._batch_cache(hidden.prefix_state(model, PREFIX)[0], 3)
     seqs = [hidden._full_ids(r)[prefix:] for r in rows]
     width = max(len(s) for s in seqs)
     ids, mask = torch.zeros(3, width, dtype=torch.long), torch.zeros(3, width, dtype=torch.long)

@@ -27,9 +27,10 @@ from specwise.draft.hidden import (
     capture_features,
     common_prefix,
     prefix_state,
+    sample_window,
     save_row,
     window_features,
-)  # fmt: skip
+)
 from specwise.workloads.loaders import WorkloadRequest
 
 
@@ -126,7 +127,7 @@ def generate_dataset(
                     "prompt_token_ids": prompts[i], "output_token_ids": answer,
                     "text": tokenizer.decode(answer, skip_special_tokens=True),
                 }  # fmt: skip
-                start = max(0, len(prompts[i]) - max_context)
+                start = sample_window(row, max_context)[0]
                 tokens = (prompts[i] + answer)[start:]
                 save_row(out, i, tokens, window_features(prefix_feats, f, start, len(tokens)))
                 sink.write(json.dumps(row) + "\n")

@@ -129,11 +129,6 @@ def save_row(out: Path, i: int, tokens: list[int], feats: torch.Tensor) -> None:
     os.replace(tmp, path)
 
 
-def prefix_cache(model: Any, ids: list[int]) -> Any:
-    """The KV cache of the shared prefix (None when there is none)."""
-    return prefix_state(model, ids)[0]
-
-
 def prefix_state(model: Any, ids: list[int]) -> tuple[Any, torch.Tensor]:
     """The shared prefix's KV cache (None when there is no prefix) and features [P, 4, H]."""
     from transformers import DynamicCache
