@@ -5,6 +5,8 @@
 # WHEELS holds speculators 0.9.0, gguf and their missing dependencies (pip download --no-deps).
 # SKIP_INSTALL=1 skips the wheels (a machine that has them, e.g. this repo's venv for a dry run).
 # The build stage gets BUILD_SECONDS (default 420); whatever epochs finished are exported anyway.
+# The whole log is kept (timestamped by speculators' rich logger): a ~1-2 MB file, under the
+# device tool's 16 MiB per returned file.
 set -euo pipefail
 config=${1:?config}; out=${2:?out dir}
 site=/tmp/specwise-site
@@ -26,7 +28,7 @@ start=$(date +%s)
 timeout "${BUILD_SECONDS:-420}" python3 -c "
 import sys; from pathlib import Path
 from specwise.draft.build import run_data, run_train
-run_data(Path(sys.argv[1])); run_train(Path(sys.argv[1]))" "$config" 2>&1 | tail -c 20000 > "$out/build.log" || echo "build stage stopped: $?"
+run_data(Path(sys.argv[1])); run_train(Path(sys.argv[1]))" "$config" > "$out/build.log" 2>&1 || echo "build stage stopped: $?"
 echo "build stage $(( $(date +%s) - start )) s"
 python3 -c "
 import sys; from pathlib import Path

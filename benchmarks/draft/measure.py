@@ -51,8 +51,9 @@ def arms(head: Path) -> dict[str, dict[str, Any] | None]:
 
 
 def run_arm(
-    name: str, spec: dict[str, Any] | None, log_dir: Path, dtype: str, repeats: int
-) -> list[dict[str, Any]]:
+    name: str, spec: dict[str, Any] | None, log_dir: Path, dtype: str, repeats: int,
+    scenarios: list[str],
+) -> list[dict[str, Any]]:  # fmt: skip
     arm = Arm(
         name=name, model="smollm2", speculative_config=spec,
         extra_args=["--enforce-eager", "--dtype", dtype], env={"VLLM_CPU_KVCACHE_SPACE": "4"},
@@ -60,6 +61,8 @@ def run_arm(
     rows = []
     with serve(arm, log_dir) as server:
         for scenario, concurrency, temperature, n, repeated in SCENARIOS:
+            if scenario not in scenarios:
+                continue
             times = repeats if repeated else 1
             traffic = generate(n * times, seed=2, split="eval")
             runs = []
@@ -76,6 +79,7 @@ def run_arm(
                 rate = m.summary["output_tokens_per_s"]
                 print(f"{name} {scenario} run {r + 1}/{times}: {rate:.2f} tok/s", flush=True)
             rows.append(row_of(name, spec, scenario, concurrency, temperature, runs))
+            rows[-1]["finished"] = time.time()
             print(json.dumps(rows[-1]), flush=True)
     return rows
 
@@ -148,19 +152,28 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=HERE / "results.json")
     parser.add_argument("--dtype", default="float32", help="vLLM-cpu's --dtype (see cpu_dtype)")
     parser.add_argument("--repeats", type=int, default=3, help="runs of the c=1 scenario")
+    parser.add_argument(
+        "--scenarios", default=",".join(s[0] for s in SCENARIOS),
+        help="measure only these; rows of the others already in --out are kept",
+    )  # fmt: skip
     parser.add_argument("--update-card", action="store_true")
     parser.add_argument("--card-only", action="store_true", help="card from --out, no servers")
     args = parser.parse_args()
     if args.card_only:
         rows = json.loads(args.out.read_text())["rows"]
     else:
-        started, rows = time.time(), []
+        started, rows, scenarios = time.time(), [], args.scenarios.split(",")
         for name in args.arms.split(","):
             log_dir = Path("runs/draft/measure-logs")
-            rows += run_arm(name, arms(args.head)[name], log_dir, args.dtype, args.repeats)
+            spec = arms(args.head)[name]
+            rows += run_arm(name, spec, log_dir, args.dtype, args.repeats, scenarios)
+        old = json.loads(args.out.read_text()) if args.out.exists() else {"rows": []}
+        rows = [r for r in old["rows"] if r["scenario"] not in scenarios] + rows
         add_ratios(rows)
         doc = {
-            "started": started, "finished": time.time(), "head": str(args.head),
+            "started": old.get("started", started), "finished": time.time(),
+            "updated": [*old.get("updated", []), {"scenarios": scenarios, "started": started}],
+            "head": str(args.head),
             "dtype": args.dtype, "repeats": args.repeats, "scenarios": SCENARIOS, "rows": rows,
         }  # fmt: skip
         args.out.write_text(json.dumps(doc, indent=2) + "\n")
