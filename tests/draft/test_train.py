@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from draft_helpers import tiny_config
+from safetensors.torch import load_file
 
 from specwise.draft.train import read_metrics, speculators_argv, train
+from specwise.errors import SpecwiseError
 
 
 def train_losses(workdir: Path) -> list[float]:
@@ -72,3 +76,43 @@ def test_two_cpu_processes_under_torchrun(
     assert "world_size=2" in done.stderr + done.stdout or (tmp_path / "checkpoints/0").exists()
     assert (tmp_path / "checkpoints" / "0" / "model.safetensors").exists()
     assert train_losses(tmp_path)  # rank 0 logged its steps
+
+
+@pytest.fixture(scope="module")
+def exported(trained: Path, tiny_target: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The trained tiny head as `specwise draft export` writes it (no embedding copy)."""
+    from specwise.draft.export import export_head
+
+    out = tmp_path_factory.mktemp("exported") / "head"
+    return export_head(trained / "checkpoints", out, str(tiny_target))
+
+
+def test_warm_start_begins_where_the_head_left_off(
+    tiny_target: Path, tiny_data: Path, trained: Path, exported: Path, tmp_path: Path
+) -> None:
+    shutil.copytree(tiny_data / "train", tmp_path / "train")
+    config = tiny_config(tiny_target, tmp_path, epochs=1, init_from=str(exported))
+    train(config, str(tiny_target), resume=False)
+    cold, warm = train_losses(trained), train_losses(tmp_path)
+    assert warm and warm[0] < 0.8 * cold[0]  # a random head starts high; this one does not
+    assert warm[0] < 1.2 * max(cold[-3:])
+    d2t = np.load(tmp_path / "init" / "d2t.npy")
+    assert np.array_equal(d2t, load_file(str(exported / "model.safetensors"))["d2t"].numpy())
+
+
+def test_warm_start_refuses_a_head_that_does_not_fit(
+    tiny_target: Path, tiny_data: Path, exported: Path, tmp_path: Path
+) -> None:
+    shutil.copytree(tiny_data / "train", tmp_path / "train")
+    wrong_vocab = tiny_config(tiny_target, tmp_path, draft_vocab_size=32, init_from=str(exported))
+    with pytest.raises(SpecwiseError, match=r"set train\.draft_vocab_size to 64"):
+        train(wrong_vocab, str(tiny_target), resume=False)
+    other = tmp_path / "other-head"
+    shutil.copytree(exported, other)
+    config = json.loads((other / "config.json").read_text())
+    config["norm_before_fc"] = not config.get("norm_before_fc", False)
+    (other / "config.json").write_text(json.dumps(config))
+    with pytest.raises(SpecwiseError, match=r"does not fit the head this config builds.*norm_be"):
+        train(tiny_config(tiny_target, tmp_path, init_from=str(other)), str(tiny_target), False)
+    assert train_losses(tmp_path) == []  # refused before any training step
+    assert not list((tmp_path / "checkpoints").glob("*/model.safetensors"))

@@ -55,6 +55,9 @@ class TrainOptions(_Strict):
     hidden_states_dtype: Literal["bfloat16", "float32"] = "bfloat16"
     checkpoint_freq: float = Field(default=1.0, gt=0)
     seed: int = 0
+    # a trained head (speculators format, e.g. an exported one) to start from instead of random
+    # weights: its draft vocabulary is kept (draft/train.py `warm_start`)
+    init_from: Path | None = None
     extra_args: list[str] = Field(default_factory=list)
 
 

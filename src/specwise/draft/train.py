@@ -10,6 +10,11 @@ One process: `specwise draft train CONFIG` (CPU or one GPU). Several:
 `torchrun --nproc-per-node N -m specwise.draft.train CONFIG` (DDP; gloo on CPU). Checkpoints go
 to `<workdir>/checkpoints/<epoch>/`; with `resume` a rerun continues from the last one. Metrics
 (loss and accuracy per TTT step) are appended to `<workdir>/train_metrics.jsonl`.
+
+`init_from` (a trained head in speculators' format) warm-starts the head: speculators builds it as
+usual (the frozen embedding and verifier tensors come from the target), then the head's trained
+tensors replace the random ones, and its draft vocabulary (d2t/t2d) replaces the one the new
+data's token frequencies would pick.
 """
 
 from __future__ import annotations
@@ -20,6 +25,10 @@ import os
 import sys
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file
 
 from specwise.draft import cpu
 from specwise.draft.config import BuildConfig, load_build_config
@@ -63,6 +72,9 @@ def speculators_argv(config: BuildConfig, target_dir: str, on_cpu: bool, resume:
     ]  # fmt: skip
     if t.max_steps is not None:
         argv += ["--max-steps", str(t.max_steps)]
+    if t.init_from is not None:
+        d2t, t2d = vocab_files(config)
+        argv += ["--d2t-path", str(d2t), "--t2d-path", str(t2d)]
     if not resume:
         argv.append("--no-resume-from-checkpoint")
     if on_cpu:
@@ -81,11 +93,94 @@ def train(config: BuildConfig, target_dir: str, resume: bool = True) -> Path:
     import speculators.train.cli as spec_cli
     from speculators.train.config import TrainConfig
 
+    if config.train.init_from is not None:
+        head = head_tensors(config.train.init_from, config.train.draft_vocab_size)
+        write_vocab(head, *vocab_files(config))
+        _warm_start_with(config.train.init_from, head, spec_cli)
     argv = speculators_argv(config, target_dir, on_cpu, resume)
     cfg = TrainConfig.resolve(argv)
     _log_metrics_to(config.workdir / "train_metrics.jsonl", spec_cli)
     spec_cli.main(cfg)
     return checkpoint_dir(config)
+
+
+def vocab_files(config: BuildConfig) -> tuple[Path, Path]:
+    """Where the warm start's draft vocabulary (d2t, t2d) is written for speculators."""
+    return config.workdir / "init" / "d2t.npy", config.workdir / "init" / "t2d.npy"
+
+
+def head_tensors(head: Path, draft_vocab_size: int) -> dict[str, torch.Tensor]:
+    """A trained head's tensors, checked to be an EAGLE-3 head of this draft vocabulary size."""
+    path = head / "model.safetensors"
+    if not path.exists():
+        raise SpecwiseError(
+            f"train.init_from: {path} does not exist; point it at a head directory "
+            "(an exported head or a speculators checkpoint)."
+        )
+    tensors = load_file(str(path))
+    if "d2t" not in tensors or "t2d" not in tensors:
+        raise SpecwiseError(f"train.init_from: {path} has no d2t/t2d; is it an EAGLE-3 head?")
+    if tensors["d2t"].shape[0] != draft_vocab_size:
+        raise SpecwiseError(
+            f"train.init_from: {head} drafts over {tensors['d2t'].shape[0]} tokens; set "
+            f"train.draft_vocab_size to {tensors['d2t'].shape[0]} (it is {draft_vocab_size})."
+        )
+    return tensors
+
+
+def write_vocab(tensors: dict[str, torch.Tensor], d2t: Path, t2d: Path) -> None:
+    d2t.parent.mkdir(parents=True, exist_ok=True)
+    np.save(d2t, tensors["d2t"].numpy())
+    np.save(t2d, tensors["t2d"].numpy())
+
+
+# config fields that change what a head's tensors compute without changing their shapes
+SHAPE_FREE_FIELDS = (
+    "norm_before_fc", "norm_before_residual", "norm_output", "fc_norm",
+    "eagle_aux_hidden_state_layer_ids",
+)  # fmt: skip
+
+
+def warm_start(
+    model: torch.nn.Module, tensors: dict[str, torch.Tensor], head_config: dict[str, Any]
+) -> list[str]:
+    """Copy the head's tensors into the freshly built model; every one must fit, and the fields
+    that shapes do not show must agree. Returns the names copied (the model's other tensors —
+    embedding, verifier head — stay as built)."""
+    differ = [
+        f"{k} {head_config[k]} vs {getattr(model.config, k, None)}"
+        for k in SHAPE_FREE_FIELDS
+        if k in head_config and head_config[k] != getattr(model.config, k, None)
+    ]
+    state = model.state_dict()
+    unfit = [
+        f"{name} {tuple(t.shape)} vs {tuple(state[name].shape) if name in state else 'missing'}"
+        for name, t in tensors.items()
+        if name not in state or state[name].shape != t.shape
+    ] + differ
+    if unfit:
+        raise SpecwiseError(
+            "train.init_from does not fit the head this config builds (" + "; ".join(unfit[:3])
+            + "); use a head of the same target and shape."
+        )  # fmt: skip
+    with torch.no_grad():
+        for name, t in tensors.items():
+            state[name].copy_(t)
+    return sorted(tensors)
+
+
+def _warm_start_with(head: Path, tensors: dict[str, torch.Tensor], spec_cli: Any) -> None:
+    """Make speculators' `build_draft_model` return the head with the trained tensors in it."""
+    original = getattr(spec_cli.build_draft_model, "__wrapped__", spec_cli.build_draft_model)
+
+    def build(*args: Any, **kwargs: Any) -> torch.nn.Module:
+        model = original(*args, **kwargs)
+        names = warm_start(model, tensors, json.loads((head / "config.json").read_text()))
+        logging.getLogger(__name__).info("warm start: %d tensors from init_from", len(names))
+        return model
+
+    build.__wrapped__ = original  # type: ignore[attr-defined]
+    spec_cli.build_draft_model = build
 
 
 class _JsonlMetrics(logging.Handler):
