@@ -152,8 +152,8 @@ def describe(
     layers = json.loads((Path(target_dir) / "config.json").read_text())["num_hidden_layers"]
     t = config.train
     steps = [m for m in read_metrics(config.workdir / "train_metrics.jsonl") if "train" in m]
-    last = steps[-1]["train"] if steps else {}
-    first = steps[0]["train"] if steps else {}
+    losses = [m["train"]["loss"] for m in steps if "loss" in m["train"]]
+    warm = f"warm-started from {t.init_from}, " if t.init_from is not None else ""
     return {
         "name": config.name,
         "verifier": config.export.verifier or target_dir,
@@ -164,13 +164,18 @@ def describe(
         "command": f"specwise draft build {config_path}",
         "data": data,
         "training": (
-            f"speculators 0.9.0 eagle3, {len(steps)} steps ({t.epochs} epochs, packed "
+            f"speculators 0.9.0 eagle3, {warm}{len(steps)} steps ({t.epochs} epochs, packed "
             f"{t.total_seq_len} tokens/step), {t.optimizer} lr {t.lr} {t.scheduler_type}, "
-            f"TTT {t.ttt_steps} steps decay {t.ttt_step_loss_decay}; loss "
-            f"{first.get('loss', float('nan')):.4f} → {last.get('loss', float('nan')):.4f}"
+            f"TTT {t.ttt_steps} steps decay {t.ttt_step_loss_decay}; loss (mean of the first / "
+            f"last {min(10, len(losses))} steps) {_mean(losses[:10]):.4f} → "
+            f"{_mean(losses[-10:]):.4f}"
         ),
         "machine": machine(),
     }
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else float("nan")
 
 
 def traffic_description(config: BuildConfig) -> str:
