@@ -117,5 +117,7 @@ def test_run_export_writes_card_and_facts(
     facts = read_facts(head)
     assert [r["k"] for r in facts["offline"]["by_k"]] == [1, 2, 3]
     assert facts["verifier"] == "org/tiny" and "export+eval" in facts["stage_minutes"]
+    assert "loss (mean of the first / last" in facts["training"]  # the training run's steps
+    assert "nan" not in facts["training"] and "warm-started" not in facts["training"]
     card = (head / "README.md").read_text()
     assert f"specwise draft build {path}" in card and "| 3 |" in card

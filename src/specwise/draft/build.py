@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import platform
 import time
+from math import nan
 from pathlib import Path
+from statistics import fmean
 from typing import Any
 
 from specwise.draft.config import BuildConfig, load_build_config
@@ -153,6 +155,8 @@ def describe(
     t = config.train
     steps = [m for m in read_metrics(config.workdir / "train_metrics.jsonl") if "train" in m]
     losses = [m["train"]["loss"] for m in steps if "loss" in m["train"]]
+    n = min(10, len(losses))
+    first, last = (fmean(losses[:10]), fmean(losses[-10:])) if losses else (nan, nan)
     warm = f"warm-started from {t.init_from}, " if t.init_from is not None else ""
     return {
         "name": config.name,
@@ -167,15 +171,10 @@ def describe(
             f"speculators 0.9.0 eagle3, {warm}{len(steps)} steps ({t.epochs} epochs, packed "
             f"{t.total_seq_len} tokens/step), {t.optimizer} lr {t.lr} {t.scheduler_type}, "
             f"TTT {t.ttt_steps} steps decay {t.ttt_step_loss_decay}; loss (mean of the first / "
-            f"last {min(10, len(losses))} steps) {_mean(losses[:10]):.4f} → "
-            f"{_mean(losses[-10:]):.4f}"
+            f"last {n} steps) {first:.4f} → {last:.4f}"
         ),
         "machine": machine(),
     }
-
-
-def _mean(values: list[float]) -> float:
-    return sum(values) / len(values) if values else float("nan")
 
 
 def traffic_description(config: BuildConfig) -> str:
