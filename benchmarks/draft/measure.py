@@ -169,20 +169,22 @@ def main() -> None:
                 f"--scenarios takes a comma list of {', '.join(known)}; "
                 f"try --scenarios {known[-1]}."
             )
+        old = json.loads(args.out.read_text()) if args.out.exists() else {"rows": []}
+        kept = [r for r in old["rows"] if r["scenario"] not in scenarios]
+        measured: list[dict[str, Any]] = []
         for name in args.arms.split(","):
             log_dir = Path("runs/draft/measure-logs")
             spec = arms(args.head)[name]
-            rows += run_arm(name, spec, log_dir, args.dtype, args.repeats, scenarios)
-        old = json.loads(args.out.read_text()) if args.out.exists() else {"rows": []}
-        rows = [r for r in old["rows"] if r["scenario"] not in scenarios] + rows
-        add_ratios(rows)
-        doc = {
-            "started": old.get("started", started), "finished": time.time(),
-            "updated": [*old.get("updated", []), {"scenarios": scenarios, "started": started}],
-            "head": str(args.head),
-            "dtype": args.dtype, "repeats": args.repeats, "scenarios": SCENARIOS, "rows": rows,
-        }  # fmt: skip
-        args.out.write_text(json.dumps(doc, indent=2) + "\n")
+            measured += run_arm(name, spec, log_dir, args.dtype, args.repeats, scenarios)
+            rows = kept + measured  # written after every arm: a stopped run keeps what it measured
+            add_ratios(rows)
+            doc = {
+                "started": old.get("started", started), "finished": time.time(),
+                "updated": [*old.get("updated", []), {"scenarios": scenarios, "started": started}],
+                "head": str(args.head),
+                "dtype": args.dtype, "repeats": args.repeats, "scenarios": SCENARIOS, "rows": rows,
+            }  # fmt: skip
+            args.out.write_text(json.dumps(doc, indent=2) + "\n")
     print(table(rows))
     if args.update_card or args.card_only:
         from specwise.draft.build import read_facts, write_facts
