@@ -169,13 +169,15 @@ def main() -> None:
                 f"--scenarios takes a comma list of {', '.join(known)}; "
                 f"try --scenarios {known[-1]}."
             )
+        specs, names = arms(args.head), args.arms.split(",")
+        if not set(names) <= set(specs):
+            parser.error(f"--arms takes a comma list of {', '.join(specs)}; try --arms baseline.")
         old = json.loads(args.out.read_text()) if args.out.exists() else {"rows": []}
         kept = [r for r in old["rows"] if r["scenario"] not in scenarios]
         measured: list[dict[str, Any]] = []
-        for name in args.arms.split(","):
-            log_dir = Path("runs/draft/measure-logs")
-            spec = arms(args.head)[name]
-            measured += run_arm(name, spec, log_dir, args.dtype, args.repeats, scenarios)
+        log_dir = Path("runs/draft/measure-logs")
+        for name in names:
+            measured += run_arm(name, specs[name], log_dir, args.dtype, args.repeats, scenarios)
             rows = kept + measured  # written after every arm: a stopped run keeps what it measured
             add_ratios(rows)
             doc = {
