@@ -22,6 +22,8 @@ import psutil
 import pytest
 
 from specwise import store
+from specwise.workloads.commerce import write_jsonl
+from specwise.workloads.loaders import WorkloadRequest
 
 pytestmark = pytest.mark.integration
 CLI = str(Path(sys.executable).with_name("specwise"))
@@ -103,11 +105,11 @@ def alive(pids: set[int]) -> set[int]:
 def test_sigkill_mid_arm_then_resume(tmp_path: Path) -> None:
     study, out = tmp_path / "resume.yaml", tmp_path / "out"
     study.write_text(json.dumps(STUDY))  # JSON is YAML
-    lines = [
-        json.dumps({"id": f"p{i}", "messages": [{"role": "user", "content": p.format(i=i)}]})
+    prompts = [
+        WorkloadRequest(id=f"p{i}", messages=[{"role": "user", "content": p.format(i=i)}])
         for i, p in enumerate(PROMPTS)
     ]
-    (tmp_path / "prompts.jsonl").write_text("\n".join(lines) + "\n")
+    write_jsonl(prompts, tmp_path / "prompts.jsonl")
     db = store.store_path(out)
     cmd = [CLI, "sweep", str(study), "--out", str(out)]
     log = (tmp_path / "first.log").open("w")
