@@ -83,3 +83,26 @@ def test_long_window_reaches_into_the_shared_prefix(tiny_target: Path, tmp_path:
         hs = load_file(str(tmp_path / "hidden_states" / f"hs_{i}.safetensors"))
         assert records[i]["start"] == 0 and hs["token_ids"].tolist() == hidden._full_ids(row)
         torch.testing.assert_close(hs["hidden_states"].float(), alone.float(), atol=0.05, rtol=0.05)
+
+
+def test_prompt_loss_adds_each_rows_own_prompt_part(tmp_path: Path) -> None:
+    """prompt_loss: the loss covers the tokens after the shared prefix (user turn and answer),
+    never the shared prefix; the draft vocabulary still counts answer tokens only."""
+    from datasets import load_from_disk
+
+    rows = make_rows(4)
+    plain = hidden.dataset_records(rows, 10_000)
+    wide = hidden.dataset_records(rows, 10_000, prompt_loss=True)
+    for row, p, w in zip(rows, plain, wide, strict=True):
+        own = len(row["prompt_token_ids"]) - len(PREFIX)
+        answer = len(row["output_token_ids"])
+        assert sum(p["loss_mask"]) == answer and p["loss_mask"][-answer:] == [1] * answer
+        assert w["loss_mask"] == [0] * len(PREFIX) + [1] * (own + answer)
+    windowed = hidden.dataset_records(rows, 4, prompt_loss=True)  # window inside the own part
+    assert all(sum(r["loss_mask"]) == len(r["loss_mask"]) for r in windowed)
+    hidden.write_dataset(wide, tmp_path)
+    table = load_from_disk(str(tmp_path))
+    assert [int(r["loss_mask"].sum()) for r in table] == [sum(w["loss_mask"]) for w in wide]
+    freq = torch.load(tmp_path / "token_freq.pt")
+    assert sum(freq.values()) == sum(len(r["output_token_ids"]) for r in rows)
+    assert not any(200 <= t < 300 for t in freq)  # user tokens train the head, not its vocabulary

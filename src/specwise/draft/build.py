@@ -46,7 +46,7 @@ def make_data(config: BuildConfig, target_dir: str) -> dict[str, Any]:
 
         from specwise.draft.data import load_traffic
         from specwise.draft.generate import generate_dataset
-        from specwise.draft.hidden import write_dataset
+        from specwise.draft.hidden import dataset_records, write_dataset
 
         model, tokenizer = load_target(target_dir), AutoTokenizer.from_pretrained(target_dir)
         answers = {}
@@ -57,7 +57,9 @@ def make_data(config: BuildConfig, target_dir: str) -> dict[str, Any]:
                 config.data.batch_size, config.data.temperature,
                 max_new_cap=config.data.max_new_tokens,
             )  # fmt: skip
-            write_dataset(_records(answers[split], config.data.max_context), out)
+            prompt_loss = config.data.prompt_loss and split == "train"  # held out: answers only
+            table = dataset_records(answers[split], config.data.max_context, prompt_loss)
+            write_dataset(table, out)
     return {
         split: {
             "requests": len(rows),
@@ -65,12 +67,6 @@ def make_data(config: BuildConfig, target_dir: str) -> dict[str, Any]:
         }
         for split, rows in answers.items()
     }
-
-
-def _records(rows: list[dict[str, Any]], max_context: int) -> list[dict[str, Any]]:
-    from specwise.draft.hidden import _record
-
-    return [_record(r, max_context) for r in rows]
 
 
 def _data_with_vllm(config: BuildConfig, target_dir: str) -> dict[str, list[dict[str, Any]]]:
@@ -83,6 +79,7 @@ def _data_with_vllm(config: BuildConfig, target_dir: str) -> dict[str, list[dict
         build_hidden_dataset(
             target_dir, rows, config.workdir / split, config.data.max_context,
             config.data.batch_size, model=model,
+            prompt_loss=config.data.prompt_loss and split == "train",
         )  # fmt: skip
     return answers
 

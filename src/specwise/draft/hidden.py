@@ -176,11 +176,25 @@ def _full_ids(row: dict[str, Any]) -> list[int]:
     return list(row["prompt_token_ids"]) + list(row["output_token_ids"])
 
 
-def _record(row: dict[str, Any], max_context: int) -> dict[str, Any]:
+def _record(row: dict[str, Any], max_context: int, loss_from: int | None = None) -> dict[str, Any]:
+    """The row's window (ids from `start`) and loss mask: its answer tokens, and with `loss_from`
+    also its prompt tokens from that position on (the target's predictions there are targets
+    as good as on its answers: speculators distils the target's logits, not the next token)."""
     start, n_prompt = sample_window(row, max_context)
     ids = _full_ids(row)[start:]
-    mask = [0] * (n_prompt - start) + [1] * len(row["output_token_ids"])
-    return {"id": row["id"], "start": start, "input_ids": ids, "loss_mask": mask}
+    first = n_prompt if loss_from is None else max(start, min(loss_from, n_prompt))
+    answer = len(row["output_token_ids"])
+    mask = [0] * (first - start) + [1] * (n_prompt - first + answer)
+    return {"id": row["id"], "start": start, "input_ids": ids, "loss_mask": mask, "answer": answer}
+
+
+def dataset_records(
+    rows: list[dict[str, Any]], max_context: int, prompt_loss: bool = False
+) -> list[dict[str, Any]]:
+    """Dataset records of `rows`; `prompt_loss` adds each row's own prompt part (after the prefix
+    every row shares, e.g. the system prompt) to the loss."""
+    loss_from = shared_prefix_len(rows) if prompt_loss and rows else None
+    return [_record(r, max_context, loss_from) for r in rows]
 
 
 def _batch_cache(cache: Any, n: int) -> Any:
@@ -205,14 +219,14 @@ def write_dataset(records: list[dict[str, Any]], out: Path) -> None:
     table.set_format(type="torch")
     table.save_to_disk(str(out))
     freq: Counter[int] = Counter()
-    for r in records:
-        freq.update(t for t, m in zip(r["input_ids"], r["loss_mask"], strict=True) if m)
+    for r in records:  # answer tokens only: they pick the draft vocabulary
+        freq.update(r["input_ids"][len(r["input_ids"]) - r["answer"] :])
     torch.save(dict(freq), out / "token_freq.pt")
 
 
 def build_hidden_dataset(
     target_dir: str | Path, rows: list[dict[str, Any]], out: Path, max_context: int = 512,
-    batch_size: int = 8, model: Any = None,
+    batch_size: int = 8, model: Any = None, prompt_loss: bool = False,
 ) -> Path:  # fmt: skip
     """Hidden states + table + token frequencies for `rows` under `out`; returns `out`."""
     if not rows:
@@ -220,6 +234,6 @@ def build_hidden_dataset(
 
         raise SpecwiseError(f"No answers to build {out} from; regenerate them first.")
     model = model if model is not None else load_target(target_dir)
-    records = write_hidden_states(model, rows, out, max_context, batch_size)
-    write_dataset(records, out)
+    write_hidden_states(model, rows, out, max_context, batch_size)
+    write_dataset(dataset_records(rows, max_context, prompt_loss), out)
     return out
