@@ -6,14 +6,13 @@ import json
 
 import pytest
 
+from specwise import store
 from specwise.bench import metrics
 from specwise.bench.client import RequestRecord
 from specwise.errors import SpecwiseError
 from specwise.report import write_report
 from specwise.report.model import rows_from_store
 from specwise.servers.prometheus import Acceptance
-
-store = pytest.importorskip("specwise.store", reason="the results store has not landed yet")
 
 SPEC = {
     "name": "tiny",
