@@ -136,15 +136,19 @@ def table(rows: list[dict[str, Any]]) -> str:
     ]
     for r in sorted(rows, key=lambda r: (r["scenario"], r["arm"])):
         lines.append(
-            f"| {r['scenario']} | {r['arm']} | {r['output_tok_s']:.1f} | {_f(r['vs_baseline'])}x"
-            f" | {_f(r['vs_ngram'])}x | {_f(r['acceptance_rate'], '.3f')} | "
+            f"| {r['scenario']} | {r['arm']} | {r['output_tok_s']:.1f} "
+            f"| {_f(r['vs_baseline'], 'x')} | {_f(r['vs_ngram'], 'x')} "
+            f"| {_f(r['acceptance_rate'], '.3f')} | "
             f"{_f(r['mean_acceptance_length'])} | {_f(r['tokens_per_step'])} |"
         )
     return "\n".join(lines)
 
 
 def _f(v: float | None, spec: str = ".2f") -> str:
-    return "n/a" if v is None else format(v, spec)
+    """v formatted ("x": a ratio, 1.04x), or n/a when the run has no such figure."""
+    if v is None:
+        return "n/a"
+    return f"{v:.2f}x" if spec == "x" else format(v, spec)
 
 
 def main() -> None:
