@@ -137,7 +137,7 @@ def table(rows: list[dict[str, Any]]) -> str:
     for r in sorted(rows, key=lambda r: (r["scenario"], r["arm"])):
         lines.append(
             f"| {r['scenario']} | {r['arm']} | {r['output_tok_s']:.1f} "
-            f"| {_f(r['vs_baseline'], 'x')} | {_f(r['vs_ngram'], 'x')} "
+            f"| {_ratio(r['vs_baseline'])} | {_ratio(r['vs_ngram'])} "
             f"| {_f(r['acceptance_rate'], '.3f')} | "
             f"{_f(r['mean_acceptance_length'])} | {_f(r['tokens_per_step'])} |"
         )
@@ -145,10 +145,12 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 
 def _f(v: float | None, spec: str = ".2f") -> str:
-    """v formatted ("x": a ratio, 1.04x), or n/a when the run has no such figure."""
-    if v is None:
-        return "n/a"
-    return f"{v:.2f}x" if spec == "x" else format(v, spec)
+    return "n/a" if v is None else format(v, spec)
+
+
+def _ratio(v: float | None) -> str:
+    """1.04x, or n/a when the run has no arm to compare with."""
+    return "n/a" if v is None else f"{v:.2f}x"
 
 
 def main() -> None:

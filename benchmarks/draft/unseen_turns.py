@@ -19,7 +19,13 @@ from pathlib import Path
 
 from specwise.draft.config import load_build_config
 from specwise.draft.data import load_traffic, read_answers
-from specwise.draft.evaluate import chain_accepts, draft_predictions, load_head, load_samples
+from specwise.draft.evaluate import (
+    chain_accepts,
+    draft_predictions,
+    load_head,
+    load_samples,
+    summarize,
+)
 from specwise.models import prepare_model
 
 HERE = Path(__file__).parent
@@ -28,12 +34,6 @@ K = 3
 
 def last_user_turn(messages: list[dict]) -> str:
     return [m["content"] for m in messages if m["role"] == "user"][-1]
-
-
-def rates(accepted: list[int]) -> dict:
-    """acceptance = Σ m / (k · drafts), AL = 1 + Σ m / drafts over per-draft accepted counts m."""
-    n = len(accepted)
-    return {"drafts": n, "acceptance": sum(accepted) / (K * n), "al": 1 + sum(accepted) / n}
 
 
 def main() -> None:
@@ -64,13 +64,16 @@ def main() -> None:
             every += accepted
             fresh += accepted if new else []
             by_kind.setdefault(row["kind"], []).extend(accepted)
-        result = {"head": str(head), "all": rates(every), "unseen_turns": rates(fresh)}
-        result["by_kind"] = {kind: rates(a) for kind, a in sorted(by_kind.items())}
+        result = {"head": str(head), "all": summarize(every, K)}
+        result["unseen_turns"] = summarize(fresh, K)
+        result["by_kind"] = {kind: summarize(a, K) for kind, a in sorted(by_kind.items())}
         results.append(result)
+        everything = result["all"]
         print(
-            f"{head}: all {result['all']['acceptance']:.3f} / AL {result['all']['al']:.2f}; "
-            f"unseen turns {result['unseen_turns']['acceptance']:.3f}; by kind "
-            + ", ".join(f"{k} {v['acceptance']:.3f}" for k, v in result["by_kind"].items())
+            f"{head}: all {everything['acceptance_rate']:.3f} / AL "
+            f"{everything['mean_acceptance_length']:.2f}; unseen turns "
+            f"{result['unseen_turns']['acceptance_rate']:.3f}; by kind "
+            + ", ".join(f"{k} {v['acceptance_rate']:.3f}" for k, v in result["by_kind"].items())
         )
     out = {
         "config": str(args.config),
