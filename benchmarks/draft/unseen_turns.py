@@ -3,12 +3,17 @@
     .venv/bin/python benchmarks/draft/unseen_turns.py configs/draft/smollm2-commerce-evalhalf.yaml \
         --heads heads/smollm2-commerce-eagle3-ctxft \
         runs/draft/heads/smollm2-commerce-eagle3-evalhalf
+    .venv/bin/python benchmarks/draft/unseen_turns.py \
+        configs/draft/smollm2-commerce-evalhalf2.yaml \
+        configs/draft/smollm2-commerce-evalhalf.yaml \
+        --heads … --out benchmarks/draft/unseen_turns_480.json
 
-Reads a build's held-out rows (its workdir's `held_out`, with their features) and its config's
-train traffic, and evaluates every head at temperature 0, k = 3 (chain drafting, as
-`specwise draft eval`) on all held-out rows, on the rows whose last customer turn occurs
-verbatim nowhere in the train traffic, and per request kind. Answers whether a head's gain comes
-from customer turns it has seen. Writes benchmarks/draft/unseen_turns.json and prints a table.
+Reads a build's held-out rows (its workdir's `held_out`, with their features) and the train
+traffic of it and of any further configs given (a head fine-tuned in two builds saw both), and
+evaluates every head at temperature 0, k = 3 (chain drafting, as `specwise draft eval`) on all
+held-out rows, on the rows whose last customer turn occurs verbatim nowhere in that traffic,
+and per request kind. Answers whether a head's gain comes from customer turns it has seen.
+Writes benchmarks/draft/unseen_turns.json (or --out) and prints a table.
 """
 
 from __future__ import annotations
@@ -38,16 +43,20 @@ def last_user_turn(messages: list[dict]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("config", type=Path, help="a build's config (its workdir holds the data)")
+    parser.add_argument(
+        "configs", type=Path, nargs="+",
+        help="a build's config (its workdir holds the held-out data), then any earlier builds' "
+        "configs whose train traffic the heads also saw",
+    )  # fmt: skip
     parser.add_argument("--heads", type=Path, nargs="+", required=True)
     parser.add_argument("--out", type=Path, default=HERE / "unseen_turns.json")
     args = parser.parse_args()
 
-    config = load_build_config(args.config)
+    configs = [load_build_config(path) for path in args.configs]
+    config = configs[0]
     data = config.workdir / "held_out"
-    train = load_traffic(config.data.train)
     held_out = {r.id: r for r in load_traffic(config.data.held_out)}
-    seen = {last_user_turn(r.messages) for r in train}
+    seen = {last_user_turn(r.messages) for c in configs for r in load_traffic(c.data.train)}
     rows = read_answers(data / "answers.jsonl")
     unseen = [last_user_turn(held_out[row["id"]].messages) not in seen for row in rows]
     samples = load_samples(data)
@@ -76,8 +85,8 @@ def main() -> None:
             + ", ".join(f"{k} {v['acceptance_rate']:.3f}" for k, v in result["by_kind"].items())
         )
     out = {
-        "config": str(args.config),
-        "train": config.data.train.model_dump(mode="json"),
+        "config": str(args.configs[0]),
+        "train": [c.data.train.model_dump(mode="json") for c in configs],
         "held_out_rows": len(rows),
         "unseen_rows": sum(unseen),
         "k": K,
