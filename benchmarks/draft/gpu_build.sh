@@ -3,10 +3,8 @@
 # speculators (the device tool's machines): run from the repository root with
 #   GGUF=path/to/SmolLM2-135M-Instruct.Q4_1.gguf WHEELS=.whl bash benchmarks/draft/gpu_build.sh CONFIG OUTDIR
 # WHEELS holds the wheels of benchmarks/draft/gpu_wheels.txt (the command is in that file).
-# The device tool carries at most 64 MiB per call and the GGUF is 98 MB (90 MB xz'd): send it
-# in two calls on the same warm machine (the first copies its part to /tmp, the second
-# brings the rest and runs this), with heads/ (45 MB) moved out of the tree meanwhile and the
-# init_from head carried in the first call (benchmarks/draft/RESULTS.md, session 11).
+# The device tool carries at most 64 MiB per call and the GGUF is 98 MB:
+# benchmarks/draft/gpu_pack.sh splits it over two calls and writes the call that runs this.
 # SKIP_INSTALL=1 skips the wheels (a machine that has them, e.g. this repo's venv for a dry run).
 # The build stage gets BUILD_SECONDS (default 420); whatever epochs finished are exported anyway.
 # The whole log is kept (timestamped by speculators' rich logger): a ~1-2 MB file, under the

@@ -20,6 +20,7 @@ rm -rf .whl .gpu_a .gpu_b && mkdir -p .whl .gpu_a .gpu_b
   --platform manylinux2014_x86_64 -d .whl -r benchmarks/draft/gpu_wheels.txt
 xz -6 -T2 -c "$gguf" > /tmp/target.gguf.xz
 head -c 40000000 /tmp/target.gguf.xz > .gpu_a/part_a && tail -c +40000001 /tmp/target.gguf.xz > .gpu_b/part_b
+rm /tmp/target.gguf.xz
 sum=$(sha256sum "$gguf" | cut -d' ' -f1)
 [ -z "$init" ] || cp -r "$init" .gpu_a/init
 cat > .gpu_a/call1.sh <<CALL1

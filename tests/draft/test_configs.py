@@ -3,6 +3,7 @@ clone — a committed head, or the head another config exports (built first)."""
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,12 @@ from specwise.draft.config import load_build_config
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = sorted((ROOT / "configs" / "draft").glob("*.yaml"))
+
+
+@cache
+def export_dirs() -> dict[Path, Path]:
+    """Each config's export.out, read once for all the parametrized cases."""
+    return {p: load_build_config(p).export.out for p in CONFIGS}
 
 
 def test_there_are_configs() -> None:
@@ -23,7 +30,7 @@ def test_config_loads_and_its_warm_start_exists(path: Path) -> None:
     init = config.train.init_from
     if init is None:
         return
-    exported = {load_build_config(p).export.out for p in CONFIGS if p != path}
+    exported = {out for p, out in export_dirs().items() if p != path}
     committed = (ROOT / init / "model.safetensors").exists()
     assert committed or init in exported, (
         f"{path.name}: train.init_from {init} is neither a committed head nor another config's "
