@@ -2,6 +2,11 @@
 
 The request's "model" picks the behaviour:
   prefers-good  the reply containing GOOD wins, whatever its position (a consistent judge)
+  sensible      like prefers-good, but a reply that is a strict prefix of the other (a
+                truncated answer) always loses: consistent, and passes the positive control
+  prefers-shorter  the shorter reply wins, a tie at equal length (consistent, and fooled by
+                truncation: it fails the positive control)
+  prefers-longer   the longer reply wins, a tie at equal length (fooled by a wrong tool call)
   always-a      always "A" (pure position bias)
   garbage       never a verdict
   late          no verdict at first, a `Verdict:` line when asked again
@@ -28,6 +33,12 @@ def decide(model: str, user: str) -> str:
     a, b = (m.group(1), m.group(2)) if m else ("", "")
     if model == "always-a":
         return "A"
+    if model in ("prefers-shorter", "prefers-longer"):
+        if len(a) == len(b):
+            return "tie"
+        return "A" if (len(a) < len(b)) == (model == "prefers-shorter") else "B"
+    if model == "sensible" and a != b and (a.startswith(b) or b.startswith(a)):
+        return "A" if len(a) > len(b) else "B"
     return (
         "A"
         if "GOOD" in a and "GOOD" not in b

@@ -5,21 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from bench_dirs import write_dir
 from fake_judge import CALLS, fake_judge
 
-from specwise.bench.client import RequestRecord
 from specwise.errors import SpecwiseError
 from specwise.quality.run import JudgeOptions, options_from_cli, run_judge
 from specwise.workloads.commerce import generate, write_jsonl
-
-
-def write_dir(path, workload, texts, temperature=0.0):
-    path.mkdir()
-    records = [RequestRecord(request_id=rid, ok=True, text=t) for rid, t in texts.items()]
-    (path / "requests.jsonl").write_text("".join(json.dumps(r.to_dict()) + "\n" for r in records))
-    params = {"workload": str(workload), "temperature": temperature, "arm": path.name}
-    (path / "summary.json").write_text(json.dumps({"parameters": params}))
-    return path
 
 
 def test_judge_bench_dirs(tmp_path):
@@ -34,19 +25,36 @@ def test_judge_bench_dirs(tmp_path):
         options = JudgeOptions(
             source=cand, baseline=base, judge_url=url, judge_model="prefers-good"
         )
-        options.judge2_url, options.judge2_model = url, "always-a"  # a position-biased judge
+        options.judge2_url, options.judge2_model = url, "prefers-shorter"
         (row,) = run_judge(options)
         assert "[Conversation]\nuser: " in CALLS[0]["messages"][1]["content"]  # the question
     assert row["arm"] == "ngram" and row["exact"]["identical"] == 1
     assert row["exact"]["classes"] == {"unknown": 2, "identical": 1, "truncated": 1}
     assert row["judge"]["win"] == 1 and row["judge"]["ties_total"] == 3
-    assert row["verdict"] == "not shown equivalent"
-    # judge 1: win, tie, tie; judge 2: tie ×3 → p_o = 2/3 = p_e → κ = 0
+    # 3 decided pairs are too few to trust the judge; 2-word answers cannot be planted
+    assert row["verdict"] == "judge unreliable"
+    assert "only 3 decided pairs" in row["reason"] and "only 0 planted pairs" in row["reason"]
+    assert row["judge_gate"]["control_outcomes"] == []  # too few to judge: no calls spent
+    # judge 1: win, tie, tie; judge 2 (the shorter answer): win ×3 → p_o = 1/3 = p_e → κ = 0
     assert row["stats"]["kappa"] == pytest.approx(0.0)
     assert row["stats"]["position_consistency"] == pytest.approx(1.0)
     saved = json.loads((cand / "quality.json").read_text())
     assert saved[0]["verdict"] == row["verdict"]
     assert (cand / "judgments.jsonl").exists()
+
+
+def test_bench_aa_control_dir_still_pairs_by_request_id(tmp_path):
+    requests = generate(3, 1)
+    workload = write_jsonl(requests, tmp_path / "w.jsonl")
+    texts = {r.id: f"answer {r.id}" for r in requests}
+    base = write_dir(tmp_path / "base", workload, texts)
+    cand = write_dir(tmp_path / "cand", workload, texts)
+    control = write_dir(tmp_path / "again", workload, texts)
+    options = JudgeOptions(source=cand, baseline=base, control=control, judge=False)
+    rows = {r["arm"]: r for r in run_judge(options)}
+    assert rows["A/A control"]["control"] is True and rows["cand"]["control"] is False
+    assert rows["A/A control"]["exact"]["pairs"] == 3
+    assert rows["A/A control"]["verdict"] == rows["cand"]["verdict"] == "equivalent"
 
 
 def test_judge_needs_a_baseline(tmp_path):

@@ -74,8 +74,19 @@ def test_ks_separated_samples():
     assert stats.ks_test([], [1]) is None
 
 
-def test_two_proportion():
-    # p̂ = .5, se = √(.25 · .04) = .1, z = (.6 − .4)/.1 = 2, p = 2(1 − Φ(2)) = .0455003
-    assert stats.two_proportion(30, 50, 20, 50) == pytest.approx(0.0455003, abs=1e-6)
-    assert stats.two_proportion(5, 5, 5, 5) == 1.0
-    assert stats.two_proportion(1, 0, 1, 5) is None
+def test_mcnemar_on_discordant_pairs():
+    # b = 8, c = 2: P(B ≥ 8) for Bin(10, ½) = (45 + 10 + 1)/1024; two-sided doubles it
+    assert stats.mcnemar(8, 2) == pytest.approx(112 / 1024)
+    assert stats.mcnemar(0, 6) == pytest.approx(2 / 64)  # 2 · (½)^6
+    assert stats.mcnemar(3, 3) == pytest.approx(1.0)
+    assert stats.mcnemar(0, 0) == 1.0  # no discordant pair: nothing to test
+
+
+def test_holm_by_hand():
+    # sorted: .005 (×4 = .02), .01 (×3 = .03), .03 (×2 = .06), .04 (×1 = .04 → max so far .06)
+    assert stats.holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert stats.holm([0.5, 0.6]) == pytest.approx([1.0, 1.0])  # 2 × .5 = 1, capped at 1
+    assert stats.holm([0.02]) == pytest.approx([0.02])  # a family of one: unadjusted
+    assert stats.holm([]) == []
+    # Holm is never stricter than Bonferroni and equals it for the smallest p
+    assert stats.holm([0.001, 0.2, 0.3])[0] == pytest.approx(0.003)

@@ -235,26 +235,26 @@ def summarize(rows: Sequence[dict[str, Any]]) -> ExactSummary:
 
 def distribution_tests(rows: Sequence[dict[str, Any]]) -> dict[str, float | None]:
     """p-values for temperature > 0, where single pairs are samples and only distributions can
-    match: KS on output lengths; two-proportion tests on "chose the right tool" (the expected
-    tool where the workload names one, else "called a tool at all") over tool-call requests,
-    and on SearchParams schema validity over search requests."""
+    match: KS on output lengths; exact McNemar tests (the pairs share request ids, so the
+    binary outcomes are paired) on "chose the right tool" (the expected tool where the workload
+    names one, else "called a tool at all") over tool-call requests, and on SearchParams schema
+    validity over search requests. None where a test has nothing to decide (no rows, or no
+    discordant pair): it then stays out of the family of tests (verdict.py)."""
     tool_rows = [r for r in rows if r["kind"] in (None, "tool_call")]
     search = [r for r in rows if "schema_a" in r]
+    tools = [(_right_tool(r, r["tool_a"]), _right_tool(r, r["tool_b"])) for r in tool_rows]
     return {
         "ks_length": stats.ks_test([r["len_a"] for r in rows], [r["len_b"] for r in rows]),
-        "tool_choice": stats.two_proportion(
-            sum(_right_tool(r, r["tool_a"]) for r in tool_rows),
-            len(tool_rows),
-            sum(_right_tool(r, r["tool_b"]) for r in tool_rows),
-            len(tool_rows),
-        ),
-        "json_valid": stats.two_proportion(
-            sum(r["schema_a"] for r in search),
-            len(search),
-            sum(r["schema_b"] for r in search),
-            len(search),
-        ),
+        "tool_choice": _paired(tools),
+        "json_valid": _paired([(r["schema_a"], r["schema_b"]) for r in search]),
     }
+
+
+def _paired(outcomes: Sequence[tuple[bool, bool]]) -> float | None:
+    """McNemar on (baseline right, candidate right) per pair; None without a discordant pair."""
+    b = sum(a and not c for a, c in outcomes)
+    c = sum(c and not a for a, c in outcomes)
+    return stats.mcnemar(b, c) if b + c else None
 
 
 def _right_tool(row: dict[str, Any], tool: str | None) -> bool:

@@ -3,11 +3,13 @@ single-answer 1–10 grades, a resumable JSONL cache so no comparison is ever ju
 
 Each pair is judged twice: (A = baseline, B = candidate), then (A = candidate, B = baseline).
 The candidate wins only if both orders say so; two ties are a tie; a disagreement is recorded
-"inconsistent" and counted as a tie; a verdict that does not parse after one retry makes the
-pair "unparsable" (excluded from the counts, reported). Pairs with identical outputs are ties
-without a call. Where the endpoint takes `response_format` json_schema (vLLM, OpenAI) verdicts
-are constrained to {"reason": …, "verdict": "A" | "B" | "tie"}; an endpoint that rejects it is
-asked again in plain text, and the last `Verdict: X` line is parsed.
+"inconsistent" and carries no information: it is left out of w / t / l and of n, and counted on
+its own (a judge that always answers "A" has no w, t or l at all, not a win rate of ½). A verdict
+that does not parse after one retry makes the pair "unparsable" (excluded, reported). Pairs with
+identical outputs are ties without a call. Where the endpoint takes `response_format`
+json_schema (vLLM, OpenAI) verdicts are constrained to {"reason": …, "verdict": "A" | "B" |
+"tie"}; an endpoint that rejects it is asked again in plain text, and the last `Verdict: X`
+line is parsed.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from specwise.bench import client
 from specwise.quality.exact import Pair, normalise
@@ -231,9 +235,7 @@ class Judge:
         a, b = answer_text(pair.baseline), answer_text(pair.candidate)
         question = pair.question or "(conversation not available)"
         out: dict[str, Any] = {"request_id": pair.request_id, "kind": pair.kind}
-        if pair.baseline.text == pair.candidate.text and normalise(
-            pair.baseline.tool_calls
-        ) == normalise(pair.candidate.tool_calls):
+        if identical(pair):
             out |= {"outcome": "identical", "first": "tie", "second": "tie"}
         else:
             first, second = await asyncio.gather(
@@ -251,23 +253,51 @@ class Judge:
         return out
 
 
+def identical(pair: Pair) -> bool:
+    """Same text and same tool calls: a tie that needs no judge."""
+    a, b = pair.baseline, pair.candidate
+    return a.text == b.text and normalise(a.tool_calls) == normalise(b.tool_calls)
+
+
 class JudgeError(Exception):
     """The judge endpoint failed (not a verdict problem): the caller turns it into advice."""
 
 
 async def judge_pairs(
-    pairs: Sequence[Pair], endpoint: Endpoint, cache: Cache, grade: bool = False
+    pairs: Sequence[Pair],
+    endpoint: Endpoint,
+    cache: Cache,
+    grade: bool = False,
+    label: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Judge every pair (concurrency-limited); results in the pairs' order."""
+    """Judge every pair (concurrency-limited); results in the pairs' order. With a `label`, a
+    progress bar counts the pairs judged."""
     async with client.make_session(endpoint.concurrency) as session:
         judge = Judge(endpoint, cache, session)
-        return list(await asyncio.gather(*(judge.pair(p, grade) for p in pairs)))
+        if label is None:
+            return list(await asyncio.gather(*(judge.pair(p, grade) for p in pairs)))
+        columns = (TextColumn("{task.description:<44}"), BarColumn(), MofNCompleteColumn())
+        with Progress(*columns, TimeElapsedColumn()) as bar:
+            task = bar.add_task(label, total=len(pairs))
+
+            async def one(p: Pair) -> dict[str, Any]:
+                out = await judge.pair(p, grade)
+                bar.advance(task)
+                return out
+
+            return list(await asyncio.gather(*(one(p) for p in pairs)))
 
 
 def counts(outcomes: Sequence[dict[str, Any]]) -> dict[str, int]:
-    """w / t / l for the statistics (ties = tie + inconsistent + identical), plus the detail."""
+    """w / t / l for the statistics (ties_total = tie + identical; n = win + ties_total + loss),
+    the detail, and for the judge's gate: decided = pairs whose two orders both parsed on
+    differing outputs (win + tie + loss + inconsistent), consistent = those whose orders agree.
+    Inconsistent and unparsable pairs are in no part of n."""
     c = {k: 0 for k in ("win", "tie", "loss", "inconsistent", "identical", "unparsable")}
     for o in outcomes:
         c[o["outcome"]] += 1
-    c["ties_total"] = c["tie"] + c["inconsistent"] + c["identical"]
+    c["ties_total"] = c["tie"] + c["identical"]
+    c["n"] = c["win"] + c["ties_total"] + c["loss"]
+    c["consistent"] = c["win"] + c["tie"] + c["loss"]
+    c["decided"] = c["consistent"] + c["inconsistent"]
     return c

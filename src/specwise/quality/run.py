@@ -3,7 +3,15 @@
 Sources: a sweep's output directory (results.sqlite: every arm × temperature against the
 baseline arm, same concurrency and repeat), or two `specwise bench --out` directories (the
 candidate DIR and --baseline DIR, optionally an A/A --control DIR: the baseline again with
-another seed). Writes DIR/quality.json; judge calls are cached in DIR/judgments.jsonl.
+another seed, paired by request id). Writes DIR/quality.json; judge calls are cached in
+DIR/judgments.jsonl.
+
+The judge is checked before it may decide anything (verdict.judge_gate), per temperature: its
+position consistency over the real pairs of that temperature, and a positive control
+(planted.py): degraded twins of that temperature's baseline answers it must tell from the
+intact ones. The sweep store has no A/A control any more: every configuration of a sweep draws
+its own requests, so no two baseline runs answer the same request; the positive control takes
+its place.
 """
 
 from __future__ import annotations
@@ -24,10 +32,18 @@ from rich.table import Table
 from specwise.bench.client import RequestRecord
 from specwise.config import Arm
 from specwise.errors import SpecwiseError
-from specwise.quality import exact, stats
-from specwise.quality.judge import Cache, Endpoint, JudgeError, counts, judge_pairs
+from specwise.quality import exact, planted, stats
+from specwise.quality.judge import Cache, Endpoint, JudgeError, counts, identical, judge_pairs
 from specwise.quality.margin import attach_margins
-from specwise.quality.verdict import verdict
+from specwise.quality.verdict import (
+    MIN_CONTROL,
+    Family,
+    Gate,
+    family_tests,
+    holm_family,
+    judge_gate,
+    verdict,
+)
 from specwise.workloads.loaders import load_jsonl
 
 CACHE_NAME, REPORT_NAME = "judgments.jsonl", "quality.json"
@@ -41,7 +57,7 @@ LOCAL_JUDGE = Arm(
 
 @dataclass
 class Group:
-    """The pairs of one speculative arm at one temperature (or of the A/A control)."""
+    """The pairs of one speculative arm at one temperature (or of a bench A/A control)."""
 
     arm: str
     temperature: float
@@ -69,6 +85,7 @@ class JudgeOptions:
     judge2_api_key_env: str | None = None
     baseline_arm: str | None = None
     log_dir: Path | None = None
+    control_pairs: int = planted.DEFAULT_CONTROL  # planted pairs per temperature
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -110,12 +127,11 @@ def pairs_from_bench(baseline: Path, candidate: Path, control: Path | None = Non
 
 def pairs_from_store(out: Path, baseline_arm: str | None = None) -> list[Group]:
     """Groups from a sweep's results store: each arm's runs pair with the baseline arm's run of
-    the same temperature, concurrency and repeat (same requests, same seed, same order). The A/A
-    control per temperature pairs two baseline runs that differ in repeat (seed) or
-    concurrency (batching), where the study has them."""
+    the same temperature, concurrency, repeat and look (the same configuration: same requests,
+    same seed), by request id. No A/A control: two baseline runs share no request (module doc)."""
     from specwise import store
     from specwise.study import Study
-    from specwise.sweep import workload_requests
+    from specwise.sweep import workload_by_id
 
     conn = store.open_existing(out)
     try:
@@ -123,7 +139,7 @@ def pairs_from_store(out: Path, baseline_arm: str | None = None) -> list[Group]:
         base_name = baseline_arm or study.baseline or study.arms[0].name
         done = [r for r in store.runs(conn) if r["status"] == "done"]
         n = max((r["requests"] or 0 for r in done), default=0)
-        workload = {w.id: w for w in workload_requests(study, n)} if n else {}
+        workload = workload_by_id(study) if n else {}
         records = {
             r["id"]: [RequestRecord.from_dict(d) for d in store.load_records(conn, r["id"])]
             for r in done
@@ -131,7 +147,7 @@ def pairs_from_store(out: Path, baseline_arm: str | None = None) -> list[Group]:
     finally:
         conn.close()
     base = {
-        (r["temperature"], r["concurrency"], r["repeat"]): r["id"]
+        (r["temperature"], r["concurrency"], r["repeat"], r["look"]): r["id"]
         for r in done
         if r["arm"] == base_name
     }
@@ -142,19 +158,13 @@ def pairs_from_store(out: Path, baseline_arm: str | None = None) -> list[Group]:
         )
     groups: dict[tuple[str, float], Group] = {}
     for r in done:
-        key = (r["temperature"], r["concurrency"], r["repeat"])
+        key = (r["temperature"], r["concurrency"], r["repeat"], r["look"])
         if r["arm"] == base_name or key not in base:
             continue
         g = groups.setdefault((r["arm"], r["temperature"]), Group(r["arm"], r["temperature"], []))
         # each group gets its own copy of the baseline records: margin probes annotate them
         own = copy.deepcopy(records[base[key]])
         g.pairs += exact.pair_records(own, records[r["id"]], workload)
-    for t in sorted({k[0] for k in base}):
-        runs_t = sorted(k for k in base if k[0] == t)
-        if len(runs_t) > 1:
-            a, b = base[runs_t[0]], base[runs_t[1]]
-            pairs = exact.pair_records(copy.deepcopy(records[a]), records[b], workload)
-            groups[("A/A control", t)] = Group("A/A control", t, pairs, control=True)
     return list(groups.values())
 
 
@@ -193,9 +203,12 @@ def judge_endpoint(options: JudgeOptions) -> Iterator[Endpoint]:
 
 
 def evaluate(groups: list[Group], options: JudgeOptions) -> list[dict[str, Any]]:
-    """Margin probes, checks, judge outcomes and the verdict of every group, as report rows."""
+    """Margin probes, checks, judge outcomes, the judge's gate per temperature and the verdict
+    of every group (Holm over the whole run's tests), as report rows."""
     outcomes: list[list[dict[str, Any]] | None] = [None] * len(groups)
     second: list[list[dict[str, Any]]] | None = None
+    plants = planted_pairs(groups, options.control_pairs) if options.judge else {}
+    judged_plants: dict[float, list[dict[str, Any]]] = {}
     local = options.judge_url is None
     if not options.judge and options.probe_url:
         probe(groups, options.probe_url, options.probe_model or "smollm2", options)
@@ -207,8 +220,10 @@ def evaluate(groups: list[Group], options: JudgeOptions) -> list[dict[str, Any]]
                 if probe_url:
                     probe(groups, probe_url, options.probe_model or endpoint.model, options)
                 for i, g in enumerate(groups):
-                    judged = judge_pairs(g.pairs, endpoint, cache, options.grade)
+                    label = f"judge: {g.arm} T={g.temperature:g}"
+                    judged = judge_pairs(g.pairs, endpoint, cache, options.grade, label)
                     outcomes[i] = asyncio.run(judged)
+                judged_plants = judge_planted(plants, endpoint, cache)
             second = [
                 asyncio.run(judge_pairs(g.pairs, e, cache))
                 for e in second_judge(options)
@@ -221,17 +236,56 @@ def evaluate(groups: list[Group], options: JudgeOptions) -> list[dict[str, Any]]
             ) from None
     tokenize = tokenizer_fn(options.tokenizer)
     checks = [[exact.check_pair(p, tokenize) for p in g.pairs] for g in groups]
-    control = next(
-        (counts(o) for g, o in zip(groups, outcomes, strict=True) if g.control and o), None
-    )
-    rows = [
-        group_row(g, rows, judged, control, options.margin)
-        for g, rows, judged in zip(groups, checks, outcomes, strict=True)
-    ]
+    gates = {t: gate_for(t, groups, outcomes, len(plants[t]), judged_plants) for t in plants}
+    rows = group_rows(groups, checks, outcomes, gates, options.margin)
+    for row in rows:
+        if row["temperature"] in gates:
+            row["judge_gate"]["control_outcomes"] = judged_plants.get(row["temperature"], [])
     for row, judged, other in zip(rows, outcomes, second or [None] * len(rows), strict=True):
         if judged is not None and other is not None:
             row["stats"]["kappa"] = judges_kappa(judged, other)
     return rows
+
+
+def planted_pairs(groups: list[Group], n: int) -> dict[float, list[exact.Pair]]:
+    """The positive control's planted pairs (planted.draw) of every temperature where some
+    group's outputs differ, so that the judge is needed there."""
+    temperatures = {g.temperature for g in groups if not all(identical(p) for p in g.pairs)}
+    return {
+        t: planted.draw([p for g in groups if g.temperature == t for p in g.pairs], n)
+        for t in sorted(temperatures)
+    }
+
+
+def judge_planted(
+    plants: dict[float, list[exact.Pair]], endpoint: Endpoint, cache: Cache
+) -> dict[float, list[dict[str, Any]]]:
+    """Judge the planted pairs (cached like the real ones); a temperature with fewer than
+    MIN_CONTROL of them cannot pass the control, so its pairs are not judged at all."""
+    return {
+        t: planted.label(
+            pairs, asyncio.run(judge_pairs(pairs, endpoint, cache, label=f"judge: control T={t:g}"))
+        )
+        for t, pairs in plants.items()
+        if len(pairs) >= MIN_CONTROL
+    }
+
+
+def gate_for(
+    t: float,
+    groups: list[Group],
+    outcomes: list[list[dict[str, Any]] | None],
+    planted_n: int,
+    judged_plants: dict[float, list[dict[str, Any]]],
+) -> Gate:
+    """The judge's gate at temperature t: consistency over every group's outcomes at t, the
+    positive control over t's planted pairs."""
+    pooled = [
+        o for g, out in zip(groups, outcomes, strict=True) if g.temperature == t for o in out or []
+    ]
+    c = counts(pooled)
+    preferred = planted.preferred(judged_plants.get(t, []))
+    return judge_gate(c["decided"], c["consistent"], preferred, planted_n)
 
 
 def second_judge(options: JudgeOptions) -> list[Endpoint]:
@@ -246,9 +300,9 @@ def second_judge(options: JudgeOptions) -> list[Endpoint]:
 
 
 def judges_kappa(first: list[dict[str, Any]], second: list[dict[str, Any]]) -> float | None:
-    """Cohen's κ of two judges' outcomes (win / loss / tie, inconsistent = tie) over the pairs
-    both judged (identical and unparsable pairs left out)."""
-    label = {"win": "candidate", "loss": "baseline", "tie": "tie", "inconsistent": "tie"}
+    """Cohen's κ of two judges' outcomes (win / loss / tie) over the pairs both judged
+    consistently (identical, inconsistent and unparsable pairs carry no verdict: left out)."""
+    label = {"win": "candidate", "loss": "baseline", "tie": "tie"}
     both = [(a["outcome"], b["outcome"]) for a, b in zip(first, second, strict=True)]
     both = [(label[a], label[b]) for a, b in both if a in label and b in label]
     return stats.cohen_kappa([a for a, _ in both], [b for _, b in both])
@@ -267,41 +321,94 @@ def probe(groups: list[Group], url: str, model: str, options: JudgeOptions) -> i
     return asyncio.run(attach_margins(pairs, url, model, encode, tok.decode, options.concurrency))
 
 
+@dataclass
+class Checked:
+    """One group with its checks, judge outcomes and what the verdict reads of them."""
+
+    group: Group
+    rows: list[dict[str, Any]]
+    judged: list[dict[str, Any]] | None
+    summary: exact.ExactSummary
+    distributions: dict[str, float | None] | None
+    counts: dict[str, int] | None
+
+
+def checked(g: Group, rows: list[dict[str, Any]], judged: list[dict[str, Any]] | None) -> Checked:
+    """The exact summary, distribution p-values (T > 0) and judge counts of one group."""
+    dist = exact.distribution_tests(rows) if g.temperature > 0 and rows else None
+    c = counts(judged) if judged is not None else None
+    return Checked(g, rows, judged, exact.summarize(rows), dist, c)
+
+
+def group_rows(
+    groups: list[Group],
+    checks: list[list[dict[str, Any]]],
+    outcomes: list[list[dict[str, Any]] | None],
+    gates: dict[float, Gate],
+    margin: tuple[float, float],
+) -> list[dict[str, Any]]:
+    """Every group's row; the tests that can yield "differs" form one Holm family."""
+    done = [checked(*parts) for parts in zip(groups, checks, outcomes, strict=True)]
+    family = holm_family([group_tests(k, gates.get(k.group.temperature)) for k in done])
+    control = next((k.counts for k in done if k.group.control and k.counts), None)
+    return [
+        group_row(k, gates.get(k.group.temperature), f, control, margin)
+        for k, f in zip(done, family, strict=True)
+    ]
+
+
+def group_tests(k: Checked, gate: Gate | None) -> dict[str, float]:
+    """The group's p-values that can yield "differs" (verdict.family_tests)."""
+    return family_tests(k.group.temperature, k.summary, k.counts, k.distributions, gate)
+
+
 def group_row(
-    g: Group,
-    rows: list[dict[str, Any]],
-    judged: list[dict[str, Any]] | None,
+    k: Checked,
+    gate: Gate | None,
+    family: Family,
     control: dict[str, int] | None,
     margin: tuple[float, float],
 ) -> dict[str, Any]:
-    summary = exact.summarize(rows)
-    dist = exact.distribution_tests(rows) if g.temperature > 0 and rows else None
-    c = counts(judged) if judged is not None else None
-    v = verdict(g.temperature, summary, c, dist, None if g.control else control, margin)
+    g, summary, dist, c = k.group, k.summary, k.distributions, k.counts
+    aa = None if g.control else control
+    v = verdict(g.temperature, summary, c, dist, aa, gate, family, margin)
     row: dict[str, Any] = {"arm": g.arm, "temperature": g.temperature, "control": g.control}
     row |= {"verdict": v.label, "reason": v.reason, "detail": detail(v.reason, summary, c)}
     row["exact"] = summary.to_dict()
-    row |= {"distributions": dist, "judge": c, "pairs": rows}
-    if judged is not None and c is not None:
-        eq = stats.equivalence(c["win"], c["ties_total"], c["loss"], margin)
-        decided = [o for o in judged if o["outcome"] not in ("identical", "unparsable")]
-        row["stats"] = {
-            "win_rate": eq.win_rate,
-            "interval": [eq.low, eq.high],
-            "sign_p": stats.sign_test(c["win"], c["loss"]),
-            "position_consistency": stats.position_consistency(
-                [o["first"] for o in decided], [o["second"] for o in decided]
-            ),
-            "margin": list(margin),
-        }
-        row["outcomes"] = judged
-        row["grades"] = _grades(judged)
+    row |= {"distributions": dist, "judge": c, "pairs": k.rows}
+    row["judge_gate"] = gate.to_dict() if gate is not None else None
+    raw = group_tests(k, gate)
+    row["tests"] = {
+        name: {"p": p, "holm_p": family.adjusted.get(name), "family": family.size}
+        for name, p in raw.items()
+    }
+    if k.judged is not None and c is not None:
+        row |= judge_stats(k.judged, c, margin)
     return row
+
+
+def judge_stats(
+    judged: list[dict[str, Any]], c: dict[str, int], margin: tuple[float, float]
+) -> dict[str, Any]:
+    """The judge's numbers for quality.json: win rate and interval, sign p, consistency."""
+    eq = stats.equivalence(c["win"], c["ties_total"], c["loss"], margin)
+    decided = [o for o in judged if o["outcome"] not in ("identical", "unparsable")]
+    consistency = stats.position_consistency(
+        [o["first"] for o in decided], [o["second"] for o in decided]
+    )
+    numbers = {"win_rate": eq.win_rate, "interval": [eq.low, eq.high], "n": eq.n}
+    numbers |= {"sign_p": stats.sign_test(c["win"], c["loss"])}
+    numbers |= {"position_consistency": consistency, "margin": list(margin)}
+    return {"stats": numbers, "outcomes": judged, "grades": _grades(judged)}
 
 
 def detail(reason: str, e: exact.ExactSummary, c: dict[str, int] | None) -> str:
     """One line for reports: the reason, exact matches, judge counts."""
-    judge = "no judge" if c is None else f"judge w/t/l {c['win']}/{c['ties_total']}/{c['loss']}"
+    if c is None:
+        judge = "no judge"
+    else:
+        judge = f"judge w/t/l {c['win']}/{c['ties_total']}/{c['loss']}"
+        judge += f", {c['inconsistent']} inconsistent" if c["inconsistent"] else ""
     return f"{reason}; {e.identical}/{e.pairs} identical; {judge}"
 
 
@@ -326,7 +433,7 @@ def table(rows: list[dict[str, Any]]) -> Table:
     t = Table(title="specwise judge · quality vs the baseline arm")
     for col in ("arm", "T", "identical", "tool eq", "mismatches", "judge w/t/l"):
         t.add_column(col)
-    for col in ("win rate [95% CI]", "sign p", "pos. cons.", "verdict"):
+    for col in ("win rate [95% CI]", "sign p", "pos. cons.", "gate", "verdict"):
         t.add_column(col)
     for r in rows:
         e, s, c = r["exact"], r.get("stats"), r["judge"]
@@ -348,11 +455,19 @@ def table(rows: list[dict[str, Any]]) -> Table:
             interval,
             "-" if not s else f"{s['sign_p']:.3g}",
             "-" if consistency is None or consistency is False else f"{consistency:.2f}",
+            _gate(r.get("judge_gate")),
             r["verdict"],
         )
     t.caption = "\n".join(f"{r['arm']} T={r['temperature']:g}: {r['reason']}" for r in rows)
     t.caption_justify = "left"
     return t
+
+
+def _gate(gate: dict[str, Any] | None) -> str:
+    if gate is None:
+        return "-"
+    control = f"{gate['control_preferred']}/{gate['control_n']}"
+    return f"{'pass' if gate['passed'] else 'FAIL'} ({control} planted)"
 
 
 def _rate(k: int, n: int) -> str:

@@ -1,7 +1,9 @@
 """Statistics for quality preservation: one statistic, one function, its formula in the docstring.
 
 Counts come from paired comparisons, candidate (speculative arm) vs baseline (no speculation):
-w = candidate better, t = tie (inconsistent verdicts included), l = baseline better, n = w + t + l.
+w = candidate better, t = tie (identical outputs included), l = baseline better, n = w + t + l.
+A position-inconsistent judgment (the two orders disagree) carries no information: it is in
+none of w, t, l.
 """
 
 from __future__ import annotations
@@ -116,15 +118,24 @@ def ks_test(a: Sequence[float], b: Sequence[float]) -> float | None:
     return float(stats.ks_2samp(a, b).pvalue)
 
 
-def two_proportion(k1: int, n1: int, k2: int, n2: int) -> float | None:
-    """Two-sided pooled z-test for p₁ = p₂: z = (p̂₁ − p̂₂) / √(p̂(1 − p̂)(1/n₁ + 1/n₂)),
-    p̂ = (k₁ + k₂)/(n₁ + n₂), p = 2(1 − Φ(|z|)). 1.0 when p̂ is 0 or 1 (no variation),
-    None when a side has no samples."""
-    if n1 == 0 or n2 == 0:
-        return None
-    pooled = (k1 + k2) / (n1 + n2)
-    if pooled in (0.0, 1.0):
+def mcnemar(b: int, c: int) -> float:
+    """Exact McNemar test for paired binary outcomes (the same requests under both arms), on the
+    discordant pairs only: b = right for the baseline only, c = right for the candidate only.
+    Under H₀ (same rate) B ~ Bin(b + c, ½): p = P(|B − m/2| ≥ |b − m/2|), m = b + c
+    (scipy.stats.binomtest, two-sided). 1.0 when there are no discordant pairs."""
+    if b + c == 0:
         return 1.0
-    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
-    z = (k1 / n1 - k2 / n2) / se
-    return float(2 * stats.norm.sf(abs(z)))
+    return float(stats.binomtest(b, b + c, 0.5).pvalue)
+
+
+def holm(pvalues: Sequence[float]) -> list[float]:
+    """Holm–Bonferroni adjusted p-values, in the input order. With p₍₁₎ ≤ … ≤ p₍ₘ₎ sorted,
+    p̃₍ᵢ₎ = min(1, max_{j ≤ i} (m − j + 1) · p₍ⱼ₎); rejecting every H with p̃ < α keeps the
+    family-wise error rate at α over all m tests."""
+    m = len(pvalues)
+    order = sorted(range(m), key=lambda i: pvalues[i])
+    adjusted, running = [1.0] * m, 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * pvalues[i]))
+        adjusted[i] = running
+    return adjusted
