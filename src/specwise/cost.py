@@ -7,19 +7,25 @@ Per configuration (one arm at one concurrency and temperature):
     goodput per GPU   = requests/s meeting every SLO threshold / GPUs
 A configuration meets the SLO when at least `target` (default 90 %) of its requests meet every
 threshold (TTFT and TPOT); the largest concurrency meeting it is the fair capacity of an arm.
-Comparisons (the headline): X = tok/s(arm) / tok/s(baseline) at equal concurrency and
-temperature; Y = $/1M(arm) / $/1M(baseline) = ($/h(arm) / $/h(baseline)) / X. Without a price the
-GPU count stands in for it (an equal $/GPU-hour on both sides). An arm with `gpus: 0` runs on
-CPU: it counts as one machine (its price is then $/machine-hour).
-The theoretical check (i.i.d. acceptance α, k drafts, draft cost c = draft step / target step):
-    E[tokens/step] = (1 − α^(k+1)) / (1 − α)        speedup ≈ E / (k·c + 1)
+Comparisons: X = the paired throughput ratio arm / baseline in one cell, with its interval
+(specwise.gains); Y = $/1M(arm) / $/1M(baseline) = ($/h(arm) / $/h(baseline)) / X, its interval
+from X's. Without a price the GPU count stands in for it (an equal $/GPU-hour on both sides). An
+arm with `gpus: 0` runs on CPU: it counts as one machine (its price is then $/machine-hour).
+The theoretical check (i.i.d. acceptance α, k drafts; measured step-cost ratio r):
+    E[tokens/step] = (1 − α^(k+1)) / (1 − α),  α solved from the measured AL = E
+    r = time of a speculative step / time of a plain step
+      = (TPOT_arm × tokens per step) / TPOT_baseline      (a step emits tokens-per-step tokens)
+    predicted speedup = tokens per step / r
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from specwise.gains import Gain
 
 SLO_TARGET = 0.9  # fraction of requests that must meet every SLO threshold
 
@@ -30,10 +36,6 @@ class Priced(Protocol):
     arm: str
     gpus: int
     gpu_hour_usd: float | None
-    concurrency: int
-    temperature: float
-    output_tokens_per_s: float | None
-    speculative: bool
 
 
 def units(gpus: int) -> int:
@@ -83,25 +85,35 @@ def expected_tokens_per_step(alpha: float, k: int) -> float:
     return float(k + 1) if alpha >= 1 else (1 - alpha ** (k + 1)) / (1 - alpha)
 
 
-def theoretical_speedup(alpha: float, k: int, c: float) -> float:
-    """speedup ≈ E[tokens/step] / (k·c + 1)."""
-    return expected_tokens_per_step(alpha, k) / (k * c + 1)
+def iid_alpha(acceptance_length: float, k: int) -> float:
+    """The i.i.d. per-token acceptance α with E[tokens/step](α, k) = AL, by bisection
+    (E rises from 1 at α = 0 to k + 1 at α = 1); AL outside [1, k + 1] is clipped."""
+    lo, hi = 0.0, 1.0
+    target = min(max(acceptance_length, 1.0), k + 1.0)
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if expected_tokens_per_step(mid, k) < target else (lo, mid)
+    return (lo + hi) / 2
 
 
-def fit_draft_cost(points: Iterable[tuple[float, int, float]]) -> float | None:
-    """Least-squares c from (α, k, measured speedup S): k·c + 1 ≈ E/S, so
-    c = Σ k·(E/S − 1) / Σ k², clipped at 0 (a draft is never cheaper than free)."""
-    num = den = 0.0
-    for alpha, k, speedup in points:
-        if speedup > 0 and k > 0:
-            num += k * (expected_tokens_per_step(alpha, k) / speedup - 1)
-            den += k * k
-    return max(0.0, num / den) if den else None
+def step_cost_ratio(
+    tpot_arm_s: float, tokens_per_step: float, tpot_baseline_s: float
+) -> float | None:
+    """r = (TPOT_arm × tokens per step) / TPOT_baseline: a speculative step's time over a plain
+    decode step's (both arms at the same concurrency, each step emitting tokens-per-step)."""
+    if tpot_baseline_s <= 0 or tokens_per_step <= 0:
+        return None
+    return tpot_arm_s * tokens_per_step / tpot_baseline_s
+
+
+def predicted_speedup(tokens_per_step: float, step_cost: float) -> float:
+    """speedup ≈ tokens per step / r (decode only: prefill and TTFT are left out)."""
+    return tokens_per_step / step_cost
 
 
 @dataclass(frozen=True)
 class Comparison:
-    """One arm against the baseline at equal concurrency and temperature."""
+    """One arm against the baseline in one cell: throughput and cost ratios with intervals."""
 
     arm: str
     baseline: str
@@ -109,60 +121,56 @@ class Comparison:
     baseline_gpus: int
     concurrency: int
     temperature: float
-    throughput_ratio: float  # X = tok/s(arm) / tok/s(baseline)
+    throughput_ratio: float  # X = paired tok/s(arm) / tok/s(baseline)
+    throughput_low: float
+    throughput_high: float
     hourly_cost_ratio: float  # $/h(arm) / $/h(baseline) (GPU count when unpriced)
     token_cost_ratio: float  # Y = hourly_cost_ratio / X
+    token_cost_low: float  # hourly / X_high
+    token_cost_high: float  # hourly / X_low
     priced: bool  # both sides carry a $/GPU-hour
+    verdict: str  # the gain's: pays | loses | break-even | inconclusive
 
 
-def compare(arm: Priced, base: Priced) -> Comparison | None:
-    """X and Y for `arm` against `base`; None when a throughput or a GPU count is missing."""
-    if not arm.output_tokens_per_s or not base.output_tokens_per_s:
-        return None
+def hourly_ratio(arm: Priced, base: Priced) -> tuple[float, bool] | None:
+    """($/h(arm) / $/h(baseline), priced); the GPU counts stand in when a side has no price."""
     priced = arm.gpu_hour_usd is not None and base.gpu_hour_usd is not None
     if priced:
-        hourly = (
-            usd_per_hour(arm.gpus, arm.gpu_hour_usd),
-            usd_per_hour(base.gpus, base.gpu_hour_usd),
-        )
+        a, b = usd_per_hour(arm.gpus, arm.gpu_hour_usd), usd_per_hour(base.gpus, base.gpu_hour_usd)
     else:
-        hourly = float(units(arm.gpus)), float(units(base.gpus))
-    if not hourly[1]:
+        a, b = float(units(arm.gpus)), float(units(base.gpus))
+    return None if not b or a is None else (a / b, priced)
+
+
+def compare(gain: Gain, arm: Priced, base: Priced) -> Comparison | None:
+    """X and Y with intervals for a paired gain; None when it has no throughput ratio."""
+    x, hourly = gain.throughput, hourly_ratio(arm, base)
+    if x is None or hourly is None or x.estimate <= 0:
         return None
-    x = arm.output_tokens_per_s / base.output_tokens_per_s
-    cost = hourly[0] / hourly[1]  # type: ignore[operator]
+    cost, priced = hourly
+    inv = lambda v: cost / v if v > 0 else float("inf")  # noqa: E731
     return Comparison(
-        arm.arm,
-        base.arm,
-        arm.gpus,
-        base.gpus,
-        arm.concurrency,
-        arm.temperature,
-        x,
-        cost,
-        cost / x,
-        priced,
-    )
+        gain.arm, gain.baseline, arm.gpus, base.gpus, gain.concurrency, gain.temperature,
+        x.estimate, x.low, x.high, cost, cost / x.estimate, inv(x.high), inv(x.low), priced,
+        gain.verdict,
+    )  # fmt: skip
 
 
-def comparisons(rows: Sequence[Priced], baseline: str) -> list[Comparison]:
-    """Every speculative arm against the baseline wherever both measured (concurrency, T)."""
-    base = {(r.concurrency, r.temperature): r for r in rows if r.arm == baseline}
+def comparisons(found: Sequence[Gain], priced: dict[str, Priced]) -> list[Comparison]:
+    """Every gain priced: `priced` maps an arm name to its GPU count and price."""
     out = []
-    for r in rows:
-        b = base.get((r.concurrency, r.temperature))
-        if r.arm != baseline and r.speculative and b is not None:
-            cmp = compare(r, b)
-            if cmp is not None:
-                out.append(cmp)
+    for g in found:
+        if g.arm in priced and g.baseline in priced:
+            c = compare(g, priced[g.arm], priced[g.baseline])
+            if c is not None:
+                out.append(c)
     return out
 
 
-def headline(rows: Sequence[Priced], baseline: str) -> Comparison | None:
-    """The reference study's line, computed: at the lowest temperature and the highest
-    concurrency both measured (the loaded regime where GPUs are bought), the speculative arm
-    with the highest throughput against the baseline."""
-    found = comparisons(rows, baseline)
+def headline(found: Sequence[Comparison]) -> Comparison | None:
+    """The reference study's cost line, computed: at the lowest temperature and the highest
+    concurrency measured (the loaded regime where GPUs are bought), the arm with the highest
+    throughput ratio against the baseline."""
     if not found:
         return None
     t = min(c.temperature for c in found)
@@ -172,11 +180,14 @@ def headline(rows: Sequence[Priced], baseline: str) -> Comparison | None:
 
 
 def headline_text(c: Comparison) -> str:
-    """ "<arm> on N GPU(s) delivers X % of the M-GPU <baseline>'s throughput at Y % of its cost"."""
+    """ "<arm> on N GPU(s) delivers X % [lo, hi] of the M-GPU <baseline>'s throughput at Y %
+    [lo, hi] of its cost"."""
     basis = "$/1M output tokens" if c.priced else "device-hours per 1M output tokens"
     base = "CPU" if c.baseline_gpus <= 0 else f"{c.baseline_gpus}-GPU"
+    x = f"{c.throughput_ratio:.0%} [{c.throughput_low:.0%}, {c.throughput_high:.0%}]"
+    y = f"{c.token_cost_ratio:.0%} [{c.token_cost_low:.0%}, {c.token_cost_high:.0%}]"
     return (
-        f"{c.arm} on {device(c.arm_gpus)} delivers {c.throughput_ratio:.0%} of the "
-        f"{base} {c.baseline}'s throughput at {c.token_cost_ratio:.0%} of its cost "
-        f"({basis}; concurrency {c.concurrency}, temperature {c.temperature:g})"
+        f"{c.arm} on {device(c.arm_gpus)} delivers {x} of the {base} {c.baseline}'s throughput "
+        f"at {y} of its cost ({basis}; concurrency {c.concurrency}, temperature "
+        f"{c.temperature:g})"
     ).replace("%", " %")

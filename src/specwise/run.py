@@ -13,7 +13,7 @@ from rich.markup import escape
 
 from specwise import store
 from specwise.errors import SpecwiseError
-from specwise.results import summary_rows, summary_table
+from specwise.results import load_results, summary_table
 from specwise.study import load_study
 from specwise.sweep import SweepResult, dry_run, sweep, wide_console
 
@@ -95,11 +95,6 @@ def raise_if_failed(result: SweepResult) -> None:
 
 
 def print_summary(out: Path) -> None:
-    conn = store.open_existing(out)
-    try:
-        rows = summary_rows(conn)
-        name = store.stored_study(conn)["name"]
-    finally:
-        conn.close()
-    title = f"{name}: {len(rows)} configurations → {store.store_path(out)}"
-    wide_console().print(summary_table(rows, title))
+    data = load_results(out)
+    title = f"{data.name}: {len(data.rows)} configurations → {store.store_path(out)}"
+    wide_console().print(summary_table(data, title))

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from specwise.report.model import Row, StudyData, Verdict
+from specwise.gains import RequestPoint
+from specwise.results import QualityVerdict, Row, StudyData
+from specwise.servers.prometheus import Acceptance
 
 PLANTED = '<script>document.title="PWNED";window.__pwned=1</script><b>bold?</b>'
 
@@ -14,6 +16,25 @@ def _stats(median: float) -> dict[str, float]:
     return {"n": 16, "mean": median * 1.05, "median": median, "p90": median * 1.4,
             "p95": median * 1.6, "p99": median * 2.0, "std": median * 0.2,
             "min": median * 0.5, "max": median * 2.1}  # fmt: skip
+
+
+def points(c: int, t: float, tpot: float, n: int = 16) -> list[RequestPoint]:
+    """n requests of 64 tokens (the same ids for every arm of a cell); E2E varies ±10 %."""
+    out = []
+    for i in range(n):
+        wobble = 1 + 0.1 * ((i * 7) % 5 - 2) / 2
+        ttft = 0.02 * c
+        out.append(RequestPoint(0, f"q{c}-{t:g}-{i}", True, 64, ttft, tpot * wobble,
+                                ttft + 63 * tpot * wobble))  # fmt: skip
+    return out
+
+
+def acceptance(alpha: float, k: int, n: int = 16) -> Acceptance:
+    """Counters of 16 × 64 tokens where each drafting step accepts α·k tokens on average."""
+    drafts = 400
+    accepted = round(drafts * alpha * k)
+    per_pos = tuple(round(drafts * alpha ** (i + 1) * 1.3) for i in range(k))
+    return Acceptance(drafts, drafts * k, accepted, per_pos, 64 * n, n)
 
 
 def make_row(arm: str, c: int, t: float, gpus: int, method: str | None, k: int | None,
@@ -38,6 +59,8 @@ def make_row(arm: str, c: int, t: float, gpus: int, method: str | None, k: int |
                                                   for i in range(16)],
         request_lengths_source=None if alpha is None else "server_per_request",
         token_sources={"server_usage": 16},
+        acceptance=None if alpha is None else acceptance(alpha, k or 0),
+        points=points(c, t, tpot),
         samples=[PLANTED if (arm, c, t) == ("eagle3-k3", 1, 0.0) else f"Order A-{c} shipped."],
     )  # fmt: skip
 
@@ -60,8 +83,8 @@ def study() -> StudyData:
     return StudyData(
         name="paper-like", baseline="nim-2gpu", rows=rows, slo_ttft_ms=1000, slo_tpot_ms=50,
         conditions={"hardware": "1×H100 (synthetic)", "command · eagle3-k3": "vllm serve m"},
-        verdicts=[Verdict("eagle3-k3", 0.0, "equivalent", "identical 40/40"),
-                  Verdict("eagle3-k3", 0.5, "equivalent", "judge 4.1 vs 4.0"),
-                  Verdict("eagle3-k5", 0.0, "equivalent"),
-                  Verdict("eagle3-k5", 0.5, "not shown equivalent")],
+        verdicts=[QualityVerdict("eagle3-k3", 0.0, "equivalent", "identical 40/40"),
+                  QualityVerdict("eagle3-k3", 0.5, "equivalent", "judge 4.1 vs 4.0"),
+                  QualityVerdict("eagle3-k5", 0.0, "equivalent"),
+                  QualityVerdict("eagle3-k5", 0.5, "not shown equivalent")],
     )  # fmt: skip

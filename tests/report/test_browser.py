@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from specwise.report import render
-from specwise.report.model import StudyData
+from specwise.results import StudyData
 
 PROBE = """<script>
 window.addEventListener("load", () => {

@@ -8,48 +8,72 @@ import pytest
 
 from specwise.errors import SpecwiseError
 from specwise.report import parse_prices, render, tables, with_prices
-from specwise.report.model import StudyData
 from specwise.report.plots import pareto_front
 from specwise.report.theory import theory_table
+from specwise.results import StudyData
 
 
-def test_study_table_changes_vs_baseline(study: StudyData):
+def test_study_table_shows_every_configuration(study: StudyData):
     t = tables.study_table(study)
     rows = {r["config"]: r for r in t.rows}
     assert len(rows) == 32  # the failed configuration is not in the table
     base, k3 = rows["nim-2gpu c=4 T=0"], rows["eagle3-k3 c=4 T=0"]
-    assert base["d_tok"] is None
-    assert k3["d_tok"] == pytest.approx((k3["tok_s"] - base["tok_s"]) / base["tok_s"] * 100)
     assert k3["tok_s_gpu"] == k3["tok_s"]  # one GPU
     assert base["tok_s_gpu"] == pytest.approx(base["tok_s"] / 2)
     # $/1M = 2 × 2.5 / (tok/s × 3600) × 1e6
     assert base["usd_1m"] == pytest.approx(5.0 / (base["tok_s"] * 3600) * 1e6)
 
 
-def test_capacity_is_the_largest_concurrency_meeting_the_slo(study: StudyData):
-    t = tables.capacity_table(study)
-    by = {(r["arm"], r["t"]): r for r in t.rows}
-    # the fixture meets the SLO while TPOT p50 < 45 ms: nim-2gpu everywhere, eagle3-k3 to 16
-    assert by[("nim-2gpu", 0.0)]["cmax"] == 32
-    assert by[("eagle3-k3", 0.0)]["cmax"] == 16
-    assert by[("eagle3-k5", 0.0)]["cmax"] == 16
+def test_gains_table_pairs_every_arm_with_the_baseline(study: StudyData):
+    rows = {(r["arm"], r["t"], r["c"]): r for r in tables.gains_table(study).rows}
+    assert len(rows) == 24  # 3 arms × 2 T × 4 c; the baseline has no gain over itself
+    assert ("nim-2gpu", 0.0, 4) not in rows
+    k3 = rows[("eagle3-k3", 0.0, 1)]
+    assert k3["pairs"] == 16 and k3["x"].low <= k3["x"].estimate <= k3["x"].high
+    # the same requests, 64 tokens each: X = Σ E2E(baseline) / Σ E2E(arm)
+    a = [
+        p.e2e_s
+        for r in study.done
+        if (r.arm, r.concurrency, r.temperature) == ("eagle3-k3", 1, 0)
+        for p in r.points
+    ]
+    b = [
+        p.e2e_s
+        for r in study.done
+        if (r.arm, r.concurrency, r.temperature) == ("nim-2gpu", 1, 0)
+        for p in r.points
+    ]
+    assert k3["x"].estimate == pytest.approx(sum(b) / sum(a))
+    # cost per token ratio Y = ($2.50 / $5.00) / X, its interval from X's ends
+    assert k3["y"].estimate == pytest.approx(0.5 / k3["x"].estimate)
+    assert k3["y"].low == pytest.approx(0.5 / k3["x"].high)
+    assert {r["verdict"] for r in rows.values()} <= {"pays", "loses", "break-even", "inconclusive"}
 
 
-def test_theory_fits_c_per_arm(study: StudyData):
+def test_theory_uses_measured_step_cost_not_a_fit(study: StudyData):
     rows = theory_table(study).rows
     assert {r["arm"] for r in rows} == {"eagle3-k3", "eagle3-k5"}
     assert {r["vs"] for r in rows} == {"vllm-1gpu"}  # same GPU count, not the 2-GPU baseline
-    for r in rows:
-        assert r["fit_c"] is not None and r["fit_c"] >= 0
-        assert r["e"] == pytest.approx((1 - r["alpha"] ** (r["k"] + 1)) / (1 - r["alpha"]))
-        assert r["theory"] == pytest.approx(r["e"] / (r["k"] * r["fit_c"] + 1))
+    k3 = next(r for r in rows if (r["arm"], r["t"], r["c"]) == ("eagle3-k3", 0.0, 1))
+    # counters: 16 × 64 = 1024 generated, 400 drafts, accepted round(400 × 0.36 × 3) = 432;
+    # steps = max(1024 − 432, 400 + 16) = 592 → 1024 / 592 tokens per step, AL = 1 + 432/400
+    assert k3["tps"] == pytest.approx(1024 / 592) and k3["al"] == pytest.approx(2.08)
+    assert k3["tps"] <= k3["al"]
+    # α i.i.d. solves 1 + α + α² + α³ = 2.08
+    a = k3["alpha_iid"]
+    assert 1 + a + a**2 + a**3 == pytest.approx(2.08, abs=1e-6)
+    # fixture: the arm's TPOT is the plain arm's / its gain g at c = 1: g = 1 + 0.7 / (1 + 1/16)
+    g = 1 + 0.7 / (1 + 1 / 16)
+    assert k3["r"] == pytest.approx(k3["tps"] / g)  # r = TPOT ratio × tokens per step
+    assert k3["predicted"] == pytest.approx(g)
 
 
-def test_decision_and_headline(study: StudyData):
+def test_decision_per_arm_and_load(study: StudyData):
     lines = tables.decision_lines(study)
-    assert lines[0].startswith("eagle3-k3 on 1 GPU delivers ")
-    assert "2-GPU nim-2gpu" in lines[0] and "concurrency 32, temperature 0" in lines[0]
-    assert any("eagle3-k5 at T=0: " in x and "never pays" in x for x in lines)
+    k3 = next(x for x in lines if x.startswith("eagle3-k3 at T=0: "))
+    assert "pays at c = 1 (+" in k3 and "enable it at c ≤ " in k3
+    assert any(x.startswith("eagle3-k3 on 1 GPU delivers ") for x in lines)  # GPU counts differ
+    assert "concurrency 32, temperature 0" in lines[-1]
 
 
 def test_prices_override():
@@ -86,7 +110,7 @@ def test_render_escapes_everything(study: StudyData, tmp_path):
     md = written.markdown.read_text()
     assert "<script" not in md and "&lt;script&gt;" in md
     assert "![Throughput vs concurrency](figures/throughput.png)" in md
-    assert written.headline.startswith("eagle3-k3 on 1 GPU delivers")
+    assert written.headline.startswith("At T=0 vs nim-2gpu — eagle3-k3: enable it at c ≤ ")
 
 
 def test_render_with_only_a_baseline(tmp_path, study: StudyData):

@@ -1,4 +1,4 @@
-"""rows_from_store and write_report against a real results.sqlite written with store's API."""
+"""load_results and write_report against a real results.sqlite written with store's API."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from specwise.bench import metrics
 from specwise.bench.client import RequestRecord
 from specwise.errors import SpecwiseError
 from specwise.report import write_report
-from specwise.report.model import rows_from_store
+from specwise.results import load_results
 from specwise.servers.prometheus import Acceptance
 
 SPEC = {
@@ -64,9 +64,9 @@ def write_store(tmp_path, planted: str):
     conn.close()
 
 
-def test_rows_from_store(tmp_path):
+def test_load_results(tmp_path):
     write_store(tmp_path, "<script>alert(1)</script>")
-    data = rows_from_store(tmp_path)
+    data = load_results(tmp_path)
     assert (data.name, data.baseline, data.slo_tpot_ms) == ("tiny", "baseline", 30)
     assert len(data.rows) == 5 and len(data.done) == 4
     k3 = next(r for r in data.done if r.arm == "eagle3-k3" and r.concurrency == 1)
@@ -88,7 +88,7 @@ def test_rows_from_store(tmp_path):
     assert json.loads(data.conditions["concurrency"]) == [1, 4]
     assert data.conditions["command · eagle3-k3"] == "vllm serve <b>m</b>"
     # an SLO given to the report replaces the study's
-    assert rows_from_store(tmp_path, slo_tpot_ms=100).done[3].slo_fraction == 1.0
+    assert load_results(tmp_path, slo_tpot_ms=100).done[3].slo_fraction == 1.0
 
 
 def test_write_report_end_to_end(tmp_path):
@@ -98,7 +98,11 @@ def test_write_report_end_to_end(tmp_path):
     assert "<script" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "vllm serve &lt;b&gt;m&lt;/b&gt;" in page
     assert "server exited &lt;script&gt;x&lt;/script&gt;" in page
-    assert written.headline.startswith("eagle3-k3 on 1 GPU delivers ")
+    # 33 tokens per request, E2E 0.1 + 32 × TPOT: X = (0.1 + 2.56) / (0.1 + 1.92) at c = 4
+    assert written.headline == (
+        "At T=0 vs baseline — eagle3-k3: enable it at c ≤ 4 (best +32 % [+32, +32] at c = 4)"
+    )
+    assert "eagle3-k3 on 1 GPU delivers" in page  # the cost line: 1 GPU vs 2
     assert (tmp_path / "figures" / "speedup.svg").exists()
     assert (tmp_path / "figures" / "acceptance_lengths.png").exists()
 
@@ -117,7 +121,7 @@ def test_quality_verdicts_are_read(tmp_path):
          "reason": "A/A"},
     ]  # fmt: skip
     (tmp_path / "quality.json").write_text(json.dumps(rows))
-    data = rows_from_store(tmp_path)
+    data = load_results(tmp_path)
     assert [(v.arm, v.verdict) for v in data.verdicts] == [
         ("eagle3-k3", "equivalent"),
         ("baseline (A/A control)", "equivalent"),
@@ -126,7 +130,7 @@ def test_quality_verdicts_are_read(tmp_path):
     assert "all 8 outputs identical &lt;i&gt;" in page and 'id="fig-verdicts"' in page
     (tmp_path / "quality.json").write_text("{not json")
     with pytest.raises(SpecwiseError, match="not a list of quality verdicts"):
-        rows_from_store(tmp_path)
+        load_results(tmp_path)
 
 
 def test_cli_report_and_compare(tmp_path):
@@ -140,7 +144,7 @@ def test_cli_report_and_compare(tmp_path):
     runner = CliRunner()
     done = runner.invoke(app, ["report", str(a), "--gpu-hour-usd", "2.5"])
     assert done.exit_code == 0, done.output
-    assert "eagle3-k3 on 1 GPU delivers" in done.output and (a / "report.html").exists()
+    assert "eagle3-k3: enable it at c ≤ 4" in done.output and (a / "report.html").exists()
     done = runner.invoke(app, ["compare", str(a), str(b)])
     assert done.exit_code == 0, done.output
     assert (b / "compare" / "compare.html").exists()

@@ -1,6 +1,6 @@
 """The study report: `write_report(DIR)` → DIR/report.html, DIR/report.md, DIR/figures/.
 
-Flow: store → `model.rows_from_store` (numbers) → `tables` / `plots` (computed) →
+Flow: store → `results.load_results` (numbers) → `tables` / `plots` (computed) →
 `document` (ordered blocks) → `html` / `markdown` (rendered, every text escaped).
 """
 
@@ -9,10 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from specwise import cost
 from specwise.errors import SpecwiseError
-from specwise.report import document, html, markdown, plots
-from specwise.report.model import StudyData, rows_from_store
+from specwise.report import document, html, markdown, plots, tables
+from specwise.results import StudyData, load_results
 
 
 @dataclass
@@ -53,10 +52,7 @@ def with_prices(data: StudyData, prices: dict[str, float]) -> StudyData:
 
 
 def headline(data: StudyData) -> str:
-    h = cost.headline(data.done, data.baseline)
-    if h is None:
-        return f"No speculative arm was measured against {data.baseline} at equal conditions."
-    return cost.headline_text(h)
+    return tables.headline(data)
 
 
 def render(data: StudyData, out: Path) -> Written:
@@ -79,7 +75,7 @@ def write_report(
     gpu_hour_usd: str | None = None,
 ) -> Written:
     """The `specwise report DIR` command (and the end of `specwise run`)."""
-    data = rows_from_store(Path(out), slo_ttft_ms, slo_tpot_ms)
+    data = load_results(Path(out), slo_ttft_ms, slo_tpot_ms)
     if not data.rows:
         raise SpecwiseError(f"{out} holds no measured configuration yet; run the sweep first.")
     return render(with_prices(data, parse_prices(gpu_hour_usd)), Path(out))

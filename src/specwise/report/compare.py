@@ -1,9 +1,10 @@
 """`specwise compare DIR1 DIR2`: two studies side by side (e.g. the shipped head vs a new one).
 
-Configurations are joined on (arm, concurrency, temperature, repeat):
-    Δ = (B − A) / A × 100 for tok/s, TPOT p50, α and AL
-Both headlines and both decisions are shown, and one figure overlays the two studies' speedups
-(A solid, B dashed). Written to OUT/compare.html + OUT/compare.md + OUT/figures/.
+Cells are joined on (arm, concurrency, temperature), repeats pooled:
+    each study's paired gain over its own baseline (X with its 95 % interval and verdict,
+    specwise.gains), and Δ = (B − A) / A × 100 for tok/s and AL
+Both decisions are shown, and one figure overlays the two studies' gains (A solid, B dashed).
+Written to OUT/compare.html + OUT/compare.md + OUT/figures/.
 """
 
 from __future__ import annotations
@@ -12,56 +13,71 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
+from specwise.gains import pair_with_baseline
 from specwise.report import html, markdown, plots, tables
 from specwise.report.document import Block
-from specwise.report.model import StudyData, rows_from_store
+from specwise.results import StudyData, load_results, pooled_acceptance
 
 
 def joined_table(a: StudyData, b: StudyData) -> tables.Table:
-    """One row per configuration both studies measured, A's value, B's and the change."""
-    key = lambda r: (r.arm, r.concurrency, r.temperature, r.repeat)  # noqa: E731
-    other = {key(r): r for r in b.done}
+    """One row per cell both studies measured: each study's gain and verdict, and the change."""
+    ga = {(g.arm, g.concurrency, g.temperature): g for g in pair_with_baseline(a)}
+    gb = {(g.arm, g.concurrency, g.temperature): g for g in pair_with_baseline(b)}
+    tok_a, tok_b = _cells(a), _cells(b)
     rows = []
-    for r in a.done:
-        s = other.get(key(r))
-        if s is None:
+    for key, (ra, al_a) in tok_a.items():
+        if key not in tok_b:
             continue
-        tpot_a = r.tpot_s["median"] if r.tpot_s else None
-        tpot_b = s.tpot_s["median"] if s.tpot_s else None
+        rb, al_b = tok_b[key]
+        x_a, x_b = ga.get(key), gb.get(key)
         rows.append(
             {
-                "config": r.label,
-                "tok_a": r.output_tokens_per_s,
-                "tok_b": s.output_tokens_per_s,
-                "d_tok": tables.change(s.output_tokens_per_s, r.output_tokens_per_s),
-                "tpot_a": tpot_a,
-                "tpot_b": tpot_b,
-                "d_tpot": tables.change(tpot_b, tpot_a),
-                "alpha_a": r.acceptance_rate,
-                "alpha_b": s.acceptance_rate,
-                "al_a": r.acceptance_length,
-                "al_b": s.acceptance_length,
-                "d_al": tables.change(s.acceptance_length, r.acceptance_length),
+                "config": f"{key[0]} c={key[1]} T={key[2]:g}",
+                "tok_a": ra, "tok_b": rb, "d_tok": change(rb, ra),
+                "x_a": x_a.throughput if x_a else None, "v_a": x_a.verdict if x_a else None,
+                "x_b": x_b.throughput if x_b else None, "v_b": x_b.verdict if x_b else None,
+                "al_a": al_a, "al_b": al_b, "d_al": change(al_b, al_a),
             }
-        )
+        )  # fmt: skip
     columns = [
-        ("config", "configuration", ""),
+        ("config", "cell", ""),
         ("tok_a", "tok/s A", ".1f"),
         ("tok_b", "tok/s B", ".1f"),
         ("d_tok", "Δ tok/s", "%+"),
-        ("tpot_a", "TPOT p50 A ms", "ms"),
-        ("tpot_b", "TPOT p50 B ms", "ms"),
-        ("d_tpot", "Δ TPOT", "%+"),
-        ("alpha_a", "α A", ".3f"),
-        ("alpha_b", "α B", ".3f"),
+        ("x_a", "gain A [95 % CI]", "x"),
+        ("v_a", "verdict A", ""),
+        ("x_b", "gain B [95 % CI]", "x"),
+        ("v_b", "verdict B", ""),
         ("al_a", "AL A", ".2f"),
         ("al_b", "AL B", ".2f"),
         ("d_al", "Δ AL", "%+"),
     ]
-    note = f"A = {a.name}, B = {b.name}; Δ = (B − A) / A × 100 on the same configuration."
+    note = (
+        f"A = {a.name}, B = {b.name}; gain = paired throughput ratio over each study's own "
+        "baseline (repeats pooled); Δ = (B − A) / A × 100 on the same cell."
+    )
     if not rows:
         note += " The two studies share no configuration (arm, concurrency, temperature)."
     return tables.Table("Side by side", columns, rows, note)
+
+
+def change(value: float | None, base: float | None) -> float | None:
+    """% change = (value − base) / base × 100."""
+    return None if value is None or not base else (value - base) / base * 100
+
+
+def _cells(data: StudyData) -> dict[tuple[str, int, float], tuple[float | None, float | None]]:
+    """(arm, c, T) → (mean tok/s over repeats, pooled AL)."""
+    groups: dict[tuple[str, int, float], list] = {}
+    for r in data.done:
+        groups.setdefault((r.arm, r.concurrency, r.temperature), []).append(r)
+    out = {}
+    for key, rows in groups.items():
+        tok = [r.output_tokens_per_s for r in rows if r.output_tokens_per_s is not None]
+        acc = pooled_acceptance(rows)
+        al = acc.mean_acceptance_length if acc else rows[0].acceptance_length
+        out[key] = (sum(tok) / len(tok) if tok else None, al)
+    return out
 
 
 def speedup_figure(a: StudyData, b: StudyData, out: Path) -> plots.Plot | None:
@@ -72,11 +88,10 @@ def speedup_figure(a: StudyData, b: StudyData, out: Path) -> plots.Plot | None:
     for study, sp, style in ((a, sa, "-"), (b, sb, "--")):
         for (arm, t), points in sorted(sp.items()):
             if points:
-                xs, ys = zip(*points, strict=True)
                 label = plots.safe_text(f"{study.name}: {arm} T={t:g}")
-                ax.plot(xs, ys, style, marker="o", label=label)
+                plots.interval_line(ax, points, label, style)
     ax.axhline(1.0, color="black", linewidth=1, linestyle=":", label="break-even")
-    plots.style_axes(ax, "Speedup vs each study's baseline (A solid, B dashed)", "speedup (×)")
+    plots.style_axes(ax, "Gain over each study's baseline (A solid, B dashed)", "ratio (×)")
     fig.tight_layout()
     folder = out / "figures"
     folder.mkdir(parents=True, exist_ok=True)
@@ -84,9 +99,7 @@ def speedup_figure(a: StudyData, b: StudyData, out: Path) -> plots.Plot | None:
     fig.savefig(png, dpi=plots.DPI)
     fig.savefig(svg, metadata={"Date": None})
     plt.close(fig)
-    return plots.Plot(
-        "compare_speedup", "Speedup, both studies", "tok/s ratio to the baseline.", png, svg
-    )
+    return plots.Plot("compare_speedup", "Gains, both studies", "Paired X with 95 % CI.", png, svg)
 
 
 def compare_blocks(a: StudyData, b: StudyData, figure: plots.Plot | None) -> list[Block]:
@@ -110,7 +123,7 @@ def compare_blocks(a: StudyData, b: StudyData, figure: plots.Plot | None) -> lis
 
 def compare_studies(dir_a: Path, dir_b: Path, out: Path | None = None) -> Path:
     """Write OUT/compare.html + OUT/compare.md (OUT defaults to DIR_B/compare); return the HTML."""
-    a, b = rows_from_store(Path(dir_a)), rows_from_store(Path(dir_b))
+    a, b = load_results(Path(dir_a)), load_results(Path(dir_b))
     out = Path(out) if out else Path(dir_b) / "compare"
     out.mkdir(parents=True, exist_ok=True)
     blocks = compare_blocks(a, b, speedup_figure(a, b, out))

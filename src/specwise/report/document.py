@@ -9,21 +9,22 @@ from __future__ import annotations
 from typing import Any
 
 from specwise.report import tables
-from specwise.report.model import StudyData
 from specwise.report.plots import Plot
 from specwise.report.theory import theory_table
+from specwise.results import StudyData
 
 Block = tuple[str, Any]
 
 
 def study_blocks(data: StudyData, plots: list[Plot]) -> list[Block]:
-    """Headline decision, the study table, capacity, figures, theory, quality, conditions,
-    failures and sample outputs, in that order."""
+    """Decision, the gains with their verdicts, every configuration, capacity, figures, theory,
+    quality, conditions, failures and sample outputs, in that order."""
     done, total = len(data.done), len(data.rows)
     blocks: list[Block] = [
         ("h2", "Decision"),
         ("list", tables.decision_lines(data)),
         ("p", f"{done} of {total} configurations measured; baseline: {data.baseline}."),
+        ("table", tables.gains_table(data)),
         ("table", tables.study_table(data)),
         ("table", tables.capacity_table(data)),
         ("h2", "Figures"),

@@ -19,11 +19,11 @@ from matplotlib.figure import Figure
 
 from specwise import cost
 from specwise.report import tables
-from specwise.report.model import StudyData
 from specwise.report.theory import theory_table
+from specwise.results import StudyData
 
 DPI = 110
-VERDICT_COLORS = {"equivalent": "#66bb6a", "differs": "#ef5350"}  # anything else: grey
+VERDICT_COLORS = {"equivalent": "#66bb6a", "differs": "#ef5350", "judge unreliable": "#ffb74d"}
 
 
 @dataclass
@@ -90,41 +90,46 @@ def tpot(data: StudyData) -> Figure:
     return _lines(data, p50_ms, "TPOT p50 (ms)", "TPOT vs concurrency")
 
 
+def interval_line(ax, points, label: str, style: str = "-", color: str | None = None) -> None:
+    """X per concurrency with its 95 % interval as error bars."""
+    xs = [c for c, _ in points]
+    ys = [x.estimate for _, x in points]
+    err = [[x.estimate - x.low for _, x in points], [x.high - x.estimate for _, x in points]]
+    ax.errorbar(xs, ys, yerr=err, fmt=style, marker="o", capsize=3, label=label, color=color)
+
+
 def speedup(data: StudyData) -> Figure | None:
     sp = tables.speedups(data)
     if not sp:
         return None
     temps = _temps(data)
-    fig, axes = _grid(len(temps), f"Speedup vs {data.baseline} (tok/s ratio)")
+    fig, axes = _grid(len(temps), f"Throughput ratio vs {data.baseline} (paired, 95 % CI)")
     for ax, t in zip(axes, temps, strict=True):
         for (arm, temp), points in sorted(sp.items()):
             if temp == t and points:
-                xs, ys = zip(*points, strict=True)
-                ax.plot(xs, ys, marker="o", label=safe_text(arm))
-        ax.axhline(1.0, color="black", linestyle="--", linewidth=1, label="break-even")
-        style_axes(ax, f"temperature {t:g}", "speedup (×)")
+                interval_line(ax, points, safe_text(arm))
+        ax.axhspan(1 - data.margin, 1 + data.margin, color="grey", alpha=0.15, label="break-even")
+        ax.axhline(1.0, color="black", linestyle="--", linewidth=1)
+        style_axes(ax, f"temperature {t:g}", "throughput ratio (×)")
     return fig
 
 
 def theory(data: StudyData) -> Figure | None:
-    """Measured speedup (solid) beside E / (k·c + 1) with the fitted c (dashed) and the c = 0
-    limit E (dotted), per speculative arm, one panel per temperature."""
-    rows = theory_table(data).rows
+    """Measured X with its interval (solid) beside tokens per step / r (dashed), per
+    speculative arm, one panel per temperature."""
+    rows = [r for r in theory_table(data).rows if r["predicted"] is not None]
     if not rows:
         return None
     temps = sorted({r["t"] for r in rows})
-    fig, axes = _grid(len(temps), "Measured speedup vs the i.i.d. model")
+    fig, axes = _grid(len(temps), "Measured speedup vs tokens per step / step cost")
     for ax, t in zip(axes, temps, strict=True):
         for i, arm in enumerate(sorted({r["arm"] for r in rows})):
             pts = sorted((r["c"], r) for r in rows if r["arm"] == arm and r["t"] == t)
             if not pts:
                 continue
+            interval_line(ax, [(c, r["measured"]) for c, r in pts], safe_text(arm), "-", f"C{i}")
             xs = [c for c, _ in pts]
-            fit = pts[0][1]["fit_c"]
-            ax.plot(xs, [r["measured"] for _, r in pts], "-o", color=f"C{i}", label=safe_text(arm))
-            label = f"E/(k·c+1), c={fit:.2f}" if fit is not None else "E/(k·c+1)"
-            ax.plot(xs, [r["theory"] for _, r in pts], "--", color=f"C{i}", label=label)
-            ax.plot(xs, [r["e"] for _, r in pts], ":", color=f"C{i}", label="c = 0 limit")
+            ax.plot(xs, [r["predicted"] for _, r in pts], "--", color=f"C{i}", label="tok/step ÷ r")
         ax.axhline(1.0, color="black", linewidth=1)
         style_axes(ax, f"temperature {t:g}", "speedup (×)")
     return fig
@@ -253,8 +258,8 @@ def verdicts(data: StudyData) -> Figure | None:
 FIGURES = (  # (name, title, draw, caption) in report order
     ("throughput", "Throughput vs concurrency", throughput, "Output tok/s per arm and T."),
     ("tpot", "TPOT vs concurrency", tpot, "Median TPOT = (E2E − TTFT) / (out − 1)."),
-    ("speedup", "Speedup vs concurrency", speedup, "tok/s ratio to the baseline; dashed = 1."),
-    ("theory", "Theoretical check", theory, "Solid measured, dashed E/(k·c+1), dotted c = 0."),
+    ("speedup", "Speedup vs concurrency", speedup, "Paired X with 95 % CI; band = break-even."),
+    ("theory", "Theoretical check", theory, "Solid: measured X; dashed: tokens per step / r."),
     ("per_position", "Per-position acceptance", per_position, "αᵢ = accepted at i / drafts."),
     ("acceptance_lengths", "Acceptance length per request", acceptance_lengths, "Pooled."),
     ("pareto", "Per-GPU vs per-user throughput", pareto, "One point per configuration."),

@@ -2,10 +2,9 @@
 
 Nothing here renders HTML or Markdown; `Table.columns` says (key, header, format) and
 `cell` turns one value into text for both renderers.
-    % change vs baseline = (value(arm) − value(baseline)) / value(baseline) × 100,
-        at the same concurrency, temperature and repeat
-    speedup               = tok/s(arm) / tok/s(baseline) at the same concurrency and temperature
-    capacity              = the largest concurrency meeting the SLO (cost.SLO_TARGET of requests)
+    gain (X), latency ratios and verdicts = specwise.gains.pair_with_baseline (paired, repeats
+        pooled, 95 % bootstrap intervals): the only comparison with the baseline
+    capacity = the largest concurrency meeting the SLO (cost.SLO_TARGET of requests)
 """
 
 from __future__ import annotations
@@ -15,8 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from specwise import cost
-from specwise.report.model import Row, StudyData
+from specwise import cost, gains
+from specwise.gains import Gain, Interval, gain_text, pair_with_baseline
+from specwise.results import Row, StudyData, percent
 
 
 @dataclass
@@ -39,6 +39,8 @@ def cell(value: Any, spec: str) -> str:
         return f"{value:.0%}".replace("%", " %")
     if spec == "yes":
         return "yes" if value else "no"
+    if spec == "x":  # an Interval of a ratio
+        return gains.ratio_text(value)
     return format(value, spec) if spec else str(value)
 
 
@@ -46,24 +48,10 @@ def _stat(s: dict[str, float] | None, key: str) -> float | None:
     return None if not s else s.get(key)
 
 
-def change(value: float | None, base: float | None) -> float | None:
-    """% change = (value − base) / base × 100."""
-    return None if value is None or not base else (value - base) / base * 100
-
-
-def baseline_index(data: StudyData) -> dict[tuple[int, float, int], Row]:
-    return {
-        (r.concurrency, r.temperature, r.repeat): r for r in data.done if r.arm == data.baseline
-    }
-
-
 def study_table(data: StudyData) -> Table:
-    """Every configuration: throughput, cost, latency p50/p99, acceptance, % vs baseline."""
-    base = baseline_index(data)
+    """Every stored configuration: throughput, cost, latency p50/p99, acceptance, cache."""
     rows = []
     for r in data.done:
-        b = base.get((r.concurrency, r.temperature, r.repeat))
-        ttft50, tpot50 = _stat(r.ttft_s, "median"), _stat(r.tpot_s, "median")
         rows.append(
             {
                 "config": r.label,
@@ -73,24 +61,16 @@ def study_table(data: StudyData) -> Table:
                 "usd_1m": cost.usd_per_million_tokens(
                     r.gpus, r.gpu_hour_usd, r.output_tokens_per_s
                 ),
-                "ttft50": ttft50,
+                "ttft50": _stat(r.ttft_s, "median"),
                 "ttft99": _stat(r.ttft_s, "p99"),
-                "tpot50": tpot50,
+                "tpot50": _stat(r.tpot_s, "median"),
                 "tpot99": _stat(r.tpot_s, "p99"),
                 "e2e50": _stat(r.e2e_s, "median"),
                 "e2e99": _stat(r.e2e_s, "p99"),
                 "alpha": r.acceptance_rate,
                 "al": r.acceptance_length,
                 "tps": r.tokens_per_step,
-                "d_tok": None
-                if b is None or b is r
-                else change(r.output_tokens_per_s, b.output_tokens_per_s),
-                "d_tpot": None
-                if b is None or b is r
-                else change(tpot50, _stat(b.tpot_s, "median")),
-                "d_e2e": None
-                if b is None or b is r
-                else change(_stat(r.e2e_s, "median"), _stat(b.e2e_s, "median")),
+                "cache": r.prefix_cache_hit_rate,
                 "ok": f"{r.successful}/{r.requests}",
             }
         )
@@ -109,18 +89,71 @@ def study_table(data: StudyData) -> Table:
         ("alpha", "α", ".3f"),
         ("al", "AL", ".2f"),
         ("tps", "tok/step", ".2f"),
-        ("d_tok", "Δ tok/s", "%+"),
-        ("d_tpot", "Δ TPOT p50", "%+"),
-        ("d_e2e", "Δ E2E p50", "%+"),
+        ("cache", "prefix-cache hits", "%"),
         ("ok", "ok", ""),
     ]
     note = (
-        f"Δ = % change vs {data.baseline} at the same concurrency, temperature and repeat. "
         "α = accepted / drafted tokens; AL = 1 + accepted / drafts (drafting steps only); "
-        "tok/step = output tokens / target steps over all steps (from /metrics counters). "
-        "A CPU arm (0 GPUs) counts as one machine in per-GPU and $ columns."
+        "tok/step = output tokens / target steps over all steps, steps = max(generated − "
+        "accepted, drafts + requests); prefix-cache hits = hit tokens / queried prompt tokens; "
+        "all from the server's /metrics counters over each run. A CPU arm (0 GPUs) counts as "
+        "one machine in per-GPU and $ columns. Comparisons with the baseline: the next table."
     )
     return Table("Every configuration", columns, rows, note)
+
+
+def priced_arms(data: StudyData) -> dict[str, Row]:
+    """One row per arm: what the cost model reads (GPU count, $/GPU-hour)."""
+    out: dict[str, Row] = {}
+    for r in data.rows:
+        out.setdefault(r.arm, r)
+    return out
+
+
+def gains_table(data: StudyData) -> Table:
+    """Per arm × temperature × concurrency: the paired ratios with 95 % intervals, the cost
+    ratio and the verdict."""
+    found = pair_with_baseline(data)
+    costs = {
+        (c.arm, c.concurrency, c.temperature): c for c in cost.comparisons(found, priced_arms(data))
+    }
+    stopped = {(r.arm, r.concurrency, r.temperature): r.sampling for r in data.done if r.sampling}
+    rows = []
+    for g in found:
+        c = costs.get((g.arm, g.concurrency, g.temperature))
+        y = None if c is None else Interval(c.token_cost_ratio, c.token_cost_low, c.token_cost_high)
+        rows.append(
+            {
+                "arm": g.arm, "t": g.temperature, "c": g.concurrency, "pairs": g.pairs,
+                "x": g.throughput, "ttft": g.ttft, "tpot": g.tpot, "e2e": g.e2e, "y": y,
+                "verdict": g.verdict, "stopped": stopped.get((g.arm, g.concurrency, g.temperature)),
+            }
+        )  # fmt: skip
+    columns = [
+        ("arm", "arm", ""),
+        ("t", "T", "g"),
+        ("c", "concurrency", "d"),
+        ("pairs", "pairs", "d"),
+        ("x", "throughput ratio [CI]", "x"),
+        ("ttft", "TTFT ratio", "x"),
+        ("tpot", "TPOT ratio", "x"),
+        ("e2e", "E2E ratio", "x"),
+        ("y", "cost per token ratio", "x"),
+        ("verdict", "verdict", ""),
+        ("stopped", "sampling stopped", ""),
+    ]
+    m, level = percent(data.margin), percent(data.confidence)
+    adaptive = " (adaptive sampling: 1 − 5 %/K over K looks)" if data.confidence < 0.95 else ""
+    note = (
+        f"Against {data.baseline} on the same requests (pairs = requests both answered, repeats "
+        "and looks pooled). Throughput ratio X = (Σ tokens / Σ E2E) of the arm over the "
+        f"baseline's; latency ratios = mean(arm) / mean(baseline); intervals: {level}{adaptive} "
+        f"paired bootstrap over requests. Verdict with margin m = {m}: pays if X's lower bound "
+        "> 1 + m, loses if its "
+        "upper bound < 1 − m, break-even if the interval lies within 1 ± m, else inconclusive "
+        f"(also below {gains.MIN_PAIRS} pairs). Cost per token ratio = hourly cost ratio / X."
+    )
+    return Table("Gains over the baseline", columns, rows, note)
 
 
 def capacity_table(data: StudyData) -> Table:
@@ -193,19 +226,14 @@ def series(rows: list[Row], value: Callable[[Row], float | None]) -> dict[tuple[
 
 def speedups(
     data: StudyData, reference: dict[str, str] | None = None
-) -> dict[tuple[str, float], list[tuple[int, float]]]:
-    """speedup(arm, T, c) = mean tok/s(arm) / mean tok/s(ref) at the same c and T, where ref is
-    reference[arm] (default: the study's baseline for every arm)."""
-    tok = series(data.done, lambda r: r.output_tokens_per_s)
-    out = {}
-    for (arm, t), points in tok.items():
-        if reference is not None and arm not in reference:
-            continue
-        ref = data.baseline if reference is None else reference[arm]
-        base = dict(tok.get((ref, t), []))
-        if arm != ref and base:
-            out[(arm, t)] = [(c, v / base[c]) for c, v in points if base.get(c)]
-    return out
+) -> dict[tuple[str, float], list[tuple[int, Interval]]]:
+    """{(arm, T): [(c, X with its interval), …]} from gains.pair_with_baseline (repeats pooled),
+    against reference[arm] (default: the study's baseline for every arm)."""
+    out: dict[tuple[str, float], list[tuple[int, Interval]]] = defaultdict(list)
+    for g in pair_with_baseline(data, reference):
+        if g.throughput is not None:
+            out[(g.arm, g.temperature)].append((g.concurrency, g.throughput))
+    return {k: sorted(v, key=lambda p: p[0]) for k, v in out.items()}
 
 
 def failures_table(data: StudyData) -> Table:
@@ -257,25 +285,87 @@ def samples_table(data: StudyData) -> Table:
     )
 
 
+def _join(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def verdict_runs(found: list[Gain]) -> list[str]:
+    """ "pays at c = 1 (+38 % [+21, +55])", consecutive cells of one verdict grouped."""
+    out: list[str] = []
+    for g in found:
+        cell = f"c = {g.concurrency} ({gain_text(g.throughput)})"
+        if out and out[-1].startswith(g.verdict + " at "):
+            out[-1] = out[-1] + f", {cell}"
+        else:
+            out.append(f"{g.verdict} at {cell}")
+    return out
+
+
+def action(found: list[Gain]) -> str:
+    """What to do, from the gains of one arm at one temperature sorted by concurrency: enable
+    it up to the last concurrency where it pays without a gap, or why not."""
+    if found and found[0].verdict == gains.PAYS:
+        run = 0
+        while run < len(found) and found[run].verdict == gains.PAYS:
+            run += 1
+        top = found[run - 1].concurrency
+        text = f"enable it at c ≤ {top}"
+        if run < len(found):
+            nxt = found[run]
+            if nxt.concurrency > top + 1:
+                gap = (
+                    f"{top + 1}"
+                    if nxt.concurrency == top + 2
+                    else f"{top + 1}–{nxt.concurrency - 1}"
+                )
+                text += f" (c = {gap} not measured)"
+            end = "break-even" if nxt.verdict == gains.BREAK_EVEN else nxt.verdict
+            text += f"; from c = {nxt.concurrency} it is {end}"
+        return text
+    if any(g.verdict == gains.PAYS for g in found):
+        cs = _join([str(g.concurrency) for g in found if g.verdict == gains.PAYS])
+        return f"it pays only at c = {cs}, not at the lowest load: check those cells"
+    undecided = [str(g.concurrency) for g in found if g.verdict == gains.INCONCLUSIVE]
+    if undecided:
+        return f"undecided at c = {_join(undecided)}: measure more requests there"
+    return "leave it off at these loads"
+
+
 def decision_lines(data: StudyData) -> list[str]:
-    """The decision in sentences: the headline, then where each speculative arm pays."""
-    lines = []
-    h = cost.headline(data.done, data.baseline)
-    if h is not None:
-        lines.append(cost.headline_text(h) + ".")
+    """The decision per speculative arm and temperature: where it pays, with intervals, and
+    from which concurrency it stops paying; a cost line where arms differ in price or GPUs."""
     speculative = {r.arm for r in data.done if r.speculative}
-    for (arm, t), points in sorted(speedups(data).items()):
-        if not points or arm not in speculative:
-            continue
-        lo, hi = min(s for _, s in points), max(s for _, s in points)
-        pays = [c for c, s in points if s > 1]
-        where = f"pays up to concurrency {max(pays)}" if pays else "never pays"
-        if pays and len(pays) < len(points):
-            where += f" (loses at {', '.join(str(c) for c, s in points if s <= 1)})"
-        lines.append(
-            f"{arm} at T={t:g}: {lo:.2f}–{hi:.2f}× the throughput of {data.baseline} "
-            f"over concurrency {points[0][0]}–{points[-1][0]}; {where}."
-        )
+    by: dict[tuple[str, float], list[Gain]] = defaultdict(list)
+    for g in pair_with_baseline(data):
+        if g.arm in speculative:
+            by[(g.arm, g.temperature)].append(g)
+    lines = []
+    for (arm, t), found in sorted(by.items()):
+        found.sort(key=lambda g: g.concurrency)
+        lines.append(f"{arm} at T={t:g}: {'; '.join(verdict_runs(found))}: {action(found)}.")
+    priced = cost.comparisons(pair_with_baseline(data), priced_arms(data))
+    h = cost.headline([c for c in priced if c.arm in speculative])
+    if h is not None and (h.hourly_cost_ratio != 1 or h.priced):
+        lines.append(cost.headline_text(h) + ".")
     if not lines:
         lines.append(f"No speculative arm was measured against {data.baseline}; nothing to decide.")
     return lines
+
+
+def headline(data: StudyData) -> str:
+    """One line: per speculative arm at the lowest temperature, what to do."""
+    speculative = {r.arm for r in data.done if r.speculative}
+    found = [g for g in pair_with_baseline(data) if g.arm in speculative]
+    if not found:
+        return f"No speculative arm was measured against {data.baseline} at equal conditions."
+    t = min(g.temperature for g in found)
+    parts = []
+    for arm in sorted({g.arm for g in found}):
+        cells = sorted(
+            (g for g in found if g.arm == arm and g.temperature == t), key=lambda g: g.concurrency
+        )
+        if cells:
+            best = max(cells, key=lambda g: g.throughput.estimate if g.throughput else 0.0)
+            best_text = f"best {gain_text(best.throughput)} at c = {best.concurrency}"
+            parts.append(f"{arm}: {action(cells)} ({best_text})")
+    return f"At T={t:g} vs {data.baseline} — " + "; ".join(parts)

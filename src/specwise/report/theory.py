@@ -1,10 +1,15 @@
-"""The theoretical check: measured speedup beside the i.i.d. acceptance model.
+"""The theoretical check: why a speculative arm's speedup is what it is.
 
-    E[tokens/step] = (1 − α^(k+1)) / (1 − α)        speedup ≈ E / (k·c + 1)
-c (draft step cost / target step cost) is fitted per arm by least squares over its
-configurations (cost.fit_draft_cost). The measured speedup compares each speculative arm with
-the arm without speculation on the same GPU count, so the check isolates speculation from
-hardware.
+Per speculative arm and cell, against the arm without speculation on the same GPU count:
+    tokens per step (all steps) from the server's counters: generated / steps, with
+        steps = max(generated − accepted, drafts + requests)   (prometheus.Acceptance.steps)
+    α (i.i.d.) solved from the measured AL:  (1 − α^(k+1)) / (1 − α) = AL   (cost.iid_alpha)
+    r = step cost ratio = (TPOT_arm × tokens per step) / TPOT_reference,
+        TPOT ratio from the paired requests (gains)                           (measured)
+    predicted speedup = tokens per step / r                                  (decode only)
+beside the measured paired throughput ratio X. Measured below predicted = prefill and TTFT
+(not in TPOT) cost the arm more than the reference; tokens per step far below AL = the
+method drafts on few steps (n-gram). Nothing is fitted.
 """
 
 from __future__ import annotations
@@ -12,8 +17,11 @@ from __future__ import annotations
 from collections import defaultdict
 
 from specwise import cost
-from specwise.report.model import StudyData
-from specwise.report.tables import Table, series, speedups
+from specwise.gains import pair_with_baseline
+from specwise.report.tables import Table
+from specwise.results import StudyData, pooled_acceptance
+
+STEP_SOURCE = "vLLM /metrics: steps = max(generated − accepted, drafts + requests)"
 
 
 def same_hardware_reference(data: StudyData) -> dict[str, str]:
@@ -32,37 +40,37 @@ def same_hardware_reference(data: StudyData) -> dict[str, str]:
 
 
 def theory_table(data: StudyData) -> Table:
-    """Measured speedup beside E / (k·c + 1), c fitted per arm over its configurations."""
+    """Predicted (tokens per step / measured step cost) beside the measured speedup."""
     reference = same_hardware_reference(data)
-    sp = speedups(data, reference)
-    alpha = series(data.done, lambda r: r.acceptance_rate)
     spec = {r.arm: r for r in data.done if r.speculative and r.k}
-    by_arm: dict[str, list[tuple[float, int, float, float]]] = defaultdict(list)  # (T, c, α, S)
-    for (arm, t), points in sp.items():
-        a = dict(alpha.get((arm, t), []))
-        by_arm[arm] += [(t, c, a[c], s) for c, s in points if arm in spec and c in a]
     rows = []
-    for arm, points in by_arm.items():
-        k = spec[arm].k or 0
-        fitted = cost.fit_draft_cost((al, k, s) for _, _, al, s in points)
-        for t, c, al, s in points:
-            theory = cost.theoretical_speedup(al, k, fitted) if fitted is not None else None
-            rows.append(
-                {
-                    "arm": arm,
-                    "method": spec[arm].method,
-                    "vs": reference[arm],
-                    "k": k,
-                    "t": t,
-                    "c": c,
-                    "alpha": al,
-                    "e": cost.expected_tokens_per_step(al, k),
-                    "fit_c": fitted,
-                    "theory": theory,
-                    "measured": s,
-                    "ratio": s / theory if theory else None,
-                }
-            )
+    for g in pair_with_baseline(data, reference):
+        if g.arm not in spec or g.throughput is None:
+            continue
+        k = spec[g.arm].k or 0
+        cell = [
+            r
+            for r in data.done
+            if (r.arm, r.concurrency, r.temperature) == (g.arm, g.concurrency, g.temperature)
+        ]
+        acc = pooled_acceptance(cell)
+        al = acc.mean_acceptance_length if acc else None
+        tps = acc.tokens_per_step if acc else None
+        r = None
+        if tps and g.tpot is not None:
+            r = cost.step_cost_ratio(g.tpot.estimate, tps, 1.0)
+        predicted = cost.predicted_speedup(tps, r) if tps and r else None
+        rows.append(
+            {
+                "arm": g.arm, "method": spec[g.arm].method, "vs": g.baseline, "k": k,
+                "t": g.temperature, "c": g.concurrency,
+                "alpha": acc.acceptance_rate if acc else None,
+                "al": al,
+                "alpha_iid": cost.iid_alpha(al, k) if al else None,
+                "tps": tps, "r": r, "predicted": predicted, "measured": g.throughput,
+                "ratio": g.throughput.estimate / predicted if predicted else None,
+            }
+        )  # fmt: skip
     columns = [
         ("arm", "arm", ""),
         ("method", "method", ""),
@@ -70,18 +78,20 @@ def theory_table(data: StudyData) -> Table:
         ("k", "k", "d"),
         ("t", "T", "g"),
         ("c", "concurrency", "d"),
-        ("alpha", "α", ".3f"),
-        ("e", "E[tok/step] (c = 0 limit)", ".2f"),
-        ("fit_c", "fitted c", ".3f"),
-        ("theory", "E / (k·c + 1)", ".2f"),
-        ("measured", "measured speedup", ".2f"),
-        ("ratio", "measured / theory", ".2f"),
+        ("alpha", "α (accepted / drafted)", ".3f"),
+        ("al", "AL", ".2f"),
+        ("alpha_iid", "α i.i.d. (from AL)", ".3f"),
+        ("tps", "tokens / step (all)", ".2f"),
+        ("r", "step cost r", ".2f"),
+        ("predicted", "predicted = tok/step ÷ r", ".2f"),
+        ("measured", "measured X [CI]", "x"),
+        ("ratio", "measured / predicted", ".2f"),
     ]
     note = (
-        "E = (1 − α^(k+1)) / (1 − α) assumes i.i.d. acceptance; c = draft step cost / target "
-        "step cost, least-squares over the arm's configurations. Measured speedup = tok/s vs "
-        "the arm without speculation on the same GPU count (column `vs`) at equal concurrency "
-        "and temperature. n-gram drafts on few steps, so its α (drafting steps only) overstates "
-        "E. Arms with no such reference are left out."
+        f"Steps: {STEP_SOURCE}. α i.i.d. solves (1 − α^(k+1)) / (1 − α) = AL. r = (TPOT ratio "
+        "of the paired requests) × tokens per step: a speculative step's time over a plain "
+        "decode step's, measured. Predicted = tokens per step / r counts decode only; the "
+        "measured X also pays prefill (TTFT). Reference = the arm without speculation on the "
+        "same GPU count (column `vs`); arms with none are left out. Nothing is fitted."
     )
     return Table("Theoretical check", columns, rows, note)

@@ -5,7 +5,10 @@ never over the server's lifetime:
     acceptance rate      α  = Δaccepted / Δdraft_tokens
     mean accept. length  AL = 1 + Δaccepted / Δdrafts          (counts only steps that drafted)
     per-position rate    αᵢ = Δaccepted_at_pos[i] / Δdrafts
-    tokens per step (all steps) = Δgenerated / (Δgenerated − Δaccepted)
+    tokens per step (all steps) = Δgenerated / steps,
+        steps = max(Δgenerated − Δaccepted, Δdrafts + requests)
+        (every request's first token comes from a step that verified no draft; max_tokens or
+        EOS cutting a last step's accepted tokens makes Δgenerated − Δaccepted undercount)
 A server without the counters yields None ("not available"), never zeros.
 """
 
@@ -24,6 +27,8 @@ DRAFT_TOKENS = "vllm:spec_decode_num_draft_tokens_total"
 ACCEPTED = "vllm:spec_decode_num_accepted_tokens_total"
 ACCEPTED_PER_POS = "vllm:spec_decode_num_accepted_tokens_per_pos_total"
 GENERATED = "vllm:generation_tokens_total"
+CACHE_QUERIES = "vllm:prefix_cache_queries_total"  # prompt tokens looked up in the prefix cache
+CACHE_HITS = "vllm:prefix_cache_hits_total"  # of those, tokens found cached
 
 
 def scrape(base_url: str, api_key: str | None = None, timeout_s: float = 10.0) -> str:
@@ -83,6 +88,29 @@ def snapshot(base_url: str, api_key: str | None = None) -> SpecCounters | None:
 
 
 @dataclass(frozen=True)
+class CacheCounters:
+    """vLLM's cumulative prefix-cache counters, in prompt tokens."""
+
+    queries: int
+    hits: int
+
+
+def cache_counters(text: str) -> CacheCounters | None:
+    """The prefix-cache counters from metrics text; None if the server has none."""
+    sums = sample_sums(text)
+    if (CACHE_QUERIES, None) not in sums:
+        return None
+    return CacheCounters(round(sums[(CACHE_QUERIES, None)]), round(sums.get((CACHE_HITS, None), 0)))
+
+
+def cache_hit_rate(before: CacheCounters | None, after: CacheCounters | None) -> float | None:
+    """Prefix-cache hit rate over a window = Δhits / Δqueries (prompt tokens); None if unknown."""
+    if before is None or after is None or after.queries <= before.queries:
+        return None
+    return (after.hits - before.hits) / (after.queries - before.queries)
+
+
+@dataclass(frozen=True)
 class Acceptance:
     """Spec-decode counters accumulated over one measurement window, and the rates they give."""
 
@@ -91,6 +119,7 @@ class Acceptance:
     accepted: int
     accepted_per_position: tuple[int, ...]
     generated: int | None
+    requests: int = 0  # measured requests in the window (each had a first step without draft)
 
     @property
     def acceptance_rate(self) -> float | None:
@@ -110,23 +139,45 @@ class Acceptance:
         return tuple(a / self.drafts for a in self.accepted_per_position)
 
     @property
-    def tokens_per_step(self) -> float | None:
-        """Tokens per target step over all steps = generated / (generated − accepted)."""
-        if not self.generated or self.generated <= self.accepted:
+    def steps(self) -> int | None:
+        """Target steps that emitted tokens = max(generated − accepted, drafts + requests)."""
+        if not self.generated:
             return None
-        return self.generated / (self.generated - self.accepted)
+        return max(self.generated - self.accepted, self.drafts + self.requests)
+
+    @property
+    def tokens_per_step(self) -> float | None:
+        """Tokens per target step over all steps = generated / steps (never above AL)."""
+        steps = self.steps
+        return self.generated / steps if self.generated and steps else None
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self) | {
             "acceptance_rate": self.acceptance_rate,
             "mean_acceptance_length": self.mean_acceptance_length,
             "per_position_rates": self.per_position_rates,
+            "steps": self.steps,
             "tokens_per_step": self.tokens_per_step,
         }
 
 
+def acceptance_from_dict(d: dict[str, object] | None, requests: int = 0) -> Acceptance | None:
+    """The Acceptance a store or summary.json holds (its counters; rates are recomputed)."""
+    if not d or d.get("drafts") is None:
+        return None
+    generated = d.get("generated")
+    return Acceptance(
+        drafts=int(d["drafts"]),  # type: ignore[call-overload]
+        draft_tokens=int(d["draft_tokens"]),  # type: ignore[call-overload]
+        accepted=int(d["accepted"]),  # type: ignore[call-overload]
+        accepted_per_position=tuple(int(x) for x in d.get("accepted_per_position") or ()),  # type: ignore[attr-defined]
+        generated=None if generated is None else int(generated),  # type: ignore[call-overload]
+        requests=int(d.get("requests") or requests),  # type: ignore[call-overload]
+    )
+
+
 def acceptance_between(
-    before: SpecCounters | None, after: SpecCounters | None
+    before: SpecCounters | None, after: SpecCounters | None, requests: int = 0
 ) -> Acceptance | None:
     """Counters accumulated between two snapshots; None when the server has no spec counters."""
     if before is None or after is None:
@@ -145,6 +196,7 @@ def acceptance_between(
         accepted=after.accepted - before.accepted,
         accepted_per_position=per_pos,
         generated=generated,
+        requests=requests,
     )
     if any(v < 0 for v in (delta.drafts, delta.draft_tokens, delta.accepted, *per_pos)):
         raise SpecwiseError(

@@ -1,0 +1,231 @@
+"""Paired gains of each arm over the baseline, with bootstrap intervals and a verdict per cell.
+
+A cell = (concurrency, temperature); its repeats are pooled. A pair = one request answered
+successfully by both the arm and the baseline in the same cell and repeat, keyed by
+(repeat, request id): the sweep sends every arm the same draws.
+    throughput ratio  X = (Σ out_a / Σ E2E_a) / (Σ out_b / Σ E2E_b)
+        (the token rate of the paired requests; at c = 1 it is the arms' throughput ratio,
+        at c > 1 it is throughput / c by Little's law, so the ratio is the same)
+    latency ratio     L = mean(latency_a) / mean(latency_b)    for TTFT, TPOT and E2E
+95 % intervals (adaptive sampling: 1 − 0.05/K, see adaptive.py): percentile bootstrap over the
+pairs, B = 2000 resamples drawn with replacement, the same resampled indices for both arms and
+every metric (the pairing is kept), seeded by the cell so a report is reproducible. Requests in
+flight together share a batch, so at c > 1 pairs are not independent; the A/A study
+(benchmarks/) measures the coverage.
+Verdict on X with a practical margin m (default 0.03):
+    pays          X_low  > 1 + m
+    loses         X_high < 1 − m
+    break-even    1 − m ≤ X_low and X_high ≤ 1 + m
+    inconclusive  otherwise, or fewer than MIN_PAIRS pairs
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from specwise.results import Row, StudyData
+
+RESAMPLES = 2000
+CONFIDENCE = 0.95
+MIN_PAIRS = 8
+DEFAULT_MARGIN = 0.03
+PAYS, LOSES, BREAK_EVEN, INCONCLUSIVE = "pays", "loses", "break-even", "inconclusive"
+DECIDED = (PAYS, LOSES, BREAK_EVEN)
+
+
+@dataclass(frozen=True)
+class RequestPoint:
+    """What the paired statistics read of one measured request."""
+
+    repeat: int
+    request_id: str
+    ok: bool
+    output_tokens: int
+    ttft_s: float | None
+    tpot_s: float | None
+    e2e_s: float | None
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A ratio (arm / baseline) and its 95 % bootstrap interval."""
+
+    estimate: float
+    low: float
+    high: float
+
+    def contains(self, value: float) -> bool:
+        return self.low <= value <= self.high
+
+
+@dataclass(frozen=True)
+class Gain:
+    """One arm against the baseline in one cell: the paired ratios and the verdict on X."""
+
+    arm: str
+    baseline: str
+    concurrency: int
+    temperature: float
+    pairs: int
+    throughput: Interval | None  # X
+    ttft: Interval | None
+    tpot: Interval | None
+    e2e: Interval | None
+    verdict: str
+    margin: float
+
+    @property
+    def decided(self) -> bool:
+        return self.verdict in DECIDED
+
+
+def paired(
+    arm: Sequence[RequestPoint], base: Sequence[RequestPoint]
+) -> list[tuple[RequestPoint, RequestPoint]]:
+    """(arm, baseline) points of the requests both answered, in the baseline's order."""
+    mine = {(p.repeat, p.request_id): p for p in arm if p.ok and p.e2e_s}
+    return [
+        (mine[k], b) for b in base if b.ok and b.e2e_s and (k := (b.repeat, b.request_id)) in mine
+    ]
+
+
+def resample_indices(n: int, seed: str, resamples: int = RESAMPLES) -> np.ndarray:
+    """(resamples, n) indices drawn with replacement; the seed string fixes them."""
+    digest = int.from_bytes(hashlib.sha256(seed.encode()).digest()[:8], "little")
+    return np.random.default_rng(digest).integers(0, n, size=(resamples, n))
+
+
+def percentile_interval(
+    estimate: float, samples: np.ndarray, confidence: float = CONFIDENCE
+) -> Interval:
+    """[q(α/2), q(1 − α/2)] of the bootstrap samples, α = 1 − confidence."""
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.nanpercentile(samples, [tail, 100 - tail])
+    return Interval(float(estimate), float(low), float(high))
+
+
+def rate_ratio(
+    tok_a: np.ndarray, e2e_a: np.ndarray, tok_b: np.ndarray, e2e_b: np.ndarray, idx: np.ndarray
+) -> tuple[float, np.ndarray]:
+    """X = (Σ out_a / Σ E2E_a) / (Σ out_b / Σ E2E_b), for the data and for each resample."""
+    x = (tok_a.sum() / e2e_a.sum()) / (tok_b.sum() / e2e_b.sum())
+    boot = (tok_a[idx].sum(1) / e2e_a[idx].sum(1)) / (tok_b[idx].sum(1) / e2e_b[idx].sum(1))
+    return float(x), boot
+
+
+def mean_ratio(
+    a: np.ndarray, b: np.ndarray, idx: np.ndarray, confidence: float = CONFIDENCE
+) -> Interval | None:
+    """L = mean(a) / mean(b) over the pairs where both are defined, with its interval."""
+    undefined = np.isnan(a) | np.isnan(b)
+    if (~undefined).sum() < 2 or b[~undefined].sum() <= 0:
+        return None
+    a, b = np.where(undefined, np.nan, a), np.where(undefined, np.nan, b)
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a resample of undefined pairs only
+        boot = np.nanmean(a[idx], 1) / np.nanmean(b[idx], 1)
+    return percentile_interval(np.nanmean(a) / np.nanmean(b), boot, confidence)
+
+
+def verdict(x: Interval | None, pairs: int, margin: float = DEFAULT_MARGIN) -> str:
+    """pays / loses / break-even / inconclusive from X's interval (see the module docstring)."""
+    if x is None or pairs < MIN_PAIRS:
+        return INCONCLUSIVE
+    if x.low > 1 + margin:
+        return PAYS
+    if x.high < 1 - margin:
+        return LOSES
+    if 1 - margin <= x.low and x.high <= 1 + margin:
+        return BREAK_EVEN
+    return INCONCLUSIVE
+
+
+def _column(points: Sequence[RequestPoint], name: str) -> np.ndarray:
+    return np.array(
+        [np.nan if getattr(p, name) is None else getattr(p, name) for p in points], dtype=float
+    )
+
+
+def compare_points(
+    arm: str,
+    base: str,
+    concurrency: int,
+    temperature: float,
+    arm_points: Sequence[RequestPoint],
+    base_points: Sequence[RequestPoint],
+    margin: float = DEFAULT_MARGIN,
+    confidence: float = CONFIDENCE,
+) -> Gain:
+    """The Gain of one arm over the baseline from the two arms' points in one cell."""
+    both = paired(arm_points, base_points)
+    n = len(both)
+    empty = Gain(
+        arm, base, concurrency, temperature, n, None, None, None, None, INCONCLUSIVE, margin
+    )
+    if n < 2:
+        return empty
+    a, b = [p for p, _ in both], [q for _, q in both]
+    idx = resample_indices(n, f"{arm}|{base}|{concurrency}|{temperature:g}")
+    tok_a, tok_b = _column(a, "output_tokens"), _column(b, "output_tokens")
+    x, boot = rate_ratio(tok_a, _column(a, "e2e_s"), tok_b, _column(b, "e2e_s"), idx)
+    throughput = percentile_interval(x, boot, confidence)
+    latency = {
+        m: mean_ratio(_column(a, m), _column(b, m), idx, confidence)
+        for m in ("ttft_s", "tpot_s", "e2e_s")
+    }
+    return Gain(
+        arm,
+        base,
+        concurrency,
+        temperature,
+        n,
+        throughput,
+        latency["ttft_s"],
+        latency["tpot_s"],
+        latency["e2e_s"],
+        verdict(throughput, n, margin),
+        margin,
+    )
+
+
+def pair_with_baseline(data: StudyData, reference: dict[str, str] | None = None) -> list[Gain]:
+    """THE pairing function: every arm other than its reference (default: the study's baseline)
+    against that reference in every cell both measured, repeats pooled; sorted by arm, T, c."""
+    cells: dict[tuple[str, int, float], list[Row]] = defaultdict(list)
+    for r in data.done:
+        cells[(r.arm, r.concurrency, r.temperature)].append(r)
+    gains = []
+    for (arm, c, t), rows in sorted(cells.items(), key=lambda kv: (kv[0][0], kv[0][2], kv[0][1])):
+        ref = data.baseline if reference is None else reference.get(arm)
+        base_rows = cells.get((ref, c, t)) if ref else None
+        if arm == ref or not base_rows:
+            continue
+        points = [p for r in rows for p in r.points]
+        base_points = [p for r in base_rows for p in r.points]
+        gains.append(
+            compare_points(arm, ref, c, t, points, base_points, data.margin, data.confidence)
+        )
+    return gains
+
+
+def gain_text(x: Interval | None) -> str:
+    """ "+38 % [+21, +55]" for X = 1.38 [1.21, 1.55]; "n/a" when there is none."""
+    if x is None:
+        return "n/a"
+    pct = lambda v: f"{(v - 1) * 100:+.0f}"  # noqa: E731
+    return f"{pct(x.estimate)} % [{pct(x.low)}, {pct(x.high)}]"
+
+
+def ratio_text(x: Interval | None, spec: str = ".2f") -> str:
+    """ "1.38× [1.21, 1.55]" ; "n/a" when there is none."""
+    if x is None:
+        return "n/a"
+    return f"{x.estimate:{spec}}× [{x.low:{spec}}, {x.high:{spec}}]"

@@ -1,0 +1,116 @@
+"""Paired gains: pairing, the bootstrap interval's coverage, and the four verdicts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from specwise import gains
+from specwise.gains import RequestPoint, compare_points, pair_with_baseline, verdict
+from specwise.results import Row, StudyData
+from specwise.servers.prometheus import Acceptance
+
+
+def points(e2e: list[float], repeat: int = 0, tokens: int = 32) -> list[RequestPoint]:
+    return [RequestPoint(repeat, f"r{i}", True, tokens, 0.1, (e - 0.1) / (tokens - 1), e)
+            for i, e in enumerate(e2e)]  # fmt: skip
+
+
+def test_pairs_are_the_requests_both_answered():
+    base = points([1.0, 1.0, 1.0, 1.0])
+    arm = points([0.5, 0.5, 0.5])  # r3 missing
+    arm[0] = RequestPoint(0, "r0", False, 0, None, None, None)  # r0 failed
+    pairs = gains.paired(arm, base)
+    assert [b.request_id for _, b in pairs] == ["r1", "r2"]
+    other_repeat = points([0.5] * 4, repeat=1)
+    assert gains.paired(other_repeat, base) == []  # (repeat, id) must match
+
+
+def test_a_uniform_gain_pays_a_uniform_loss_loses():
+    g = compare_points("a", "b", 1, 0.0, points([0.8] * 10), points([1.0] * 10))
+    # 32 tokens both sides: X = Σ E2E(b) / Σ E2E(a) = 1.25, every resample the same
+    assert (g.throughput.estimate, g.throughput.low, g.throughput.high) == pytest.approx(
+        (1.25, 1.25, 1.25)
+    )
+    assert g.verdict == "pays" and g.pairs == 10
+    assert g.e2e.estimate == pytest.approx(0.8) and g.ttft.estimate == pytest.approx(1.0)
+    assert compare_points("a", "b", 1, 0.0, points([1.25] * 10), points([1.0] * 10)).verdict == (
+        "loses"
+    )
+
+
+def test_break_even_needs_the_whole_interval_inside_the_margin():
+    rng = np.random.default_rng(0)
+    base = list(1.0 + 0.01 * rng.standard_normal(40))
+    arm = list(1.0 + 0.01 * rng.standard_normal(40))
+    g = compare_points("a", "b", 1, 0.0, points(arm), points(base))
+    assert g.throughput.low >= 0.97 and g.throughput.high <= 1.03
+    assert g.verdict == "break-even"
+    noisy = [0.7, 1.3] * 5  # mean 1, ±30 %: an interval wider than 1 ± m on 10 pairs
+    wide = compare_points("a", "b", 1, 0.0, points(noisy), points(base[:10]))
+    assert wide.throughput.low < 0.97 and wide.throughput.high > 1.03
+    assert wide.verdict == "inconclusive"
+
+
+def test_too_few_pairs_are_inconclusive_whatever_the_ratio():
+    g = compare_points("a", "b", 1, 0.0, points([0.5] * 7), points([1.0] * 7))
+    assert g.throughput.estimate == pytest.approx(2.0) and g.verdict == "inconclusive"
+    assert verdict(None, 100) == "inconclusive"
+
+
+def test_verdict_boundaries():
+    x = lambda lo, hi: gains.Interval((lo + hi) / 2, lo, hi)  # noqa: E731
+    assert verdict(x(1.031, 1.2), 20) == "pays"
+    assert verdict(x(1.03, 1.2), 20) == "inconclusive"  # touching 1 + m is not above it
+    assert verdict(x(0.8, 0.969), 20) == "loses"
+    assert verdict(x(0.97, 1.03), 20) == "break-even"
+    assert verdict(x(0.96, 1.02), 20) == "inconclusive"
+    assert verdict(x(1.01, 1.2), 20, margin=0.0) == "pays"
+
+
+def test_intervals_cover_the_true_ratio_of_identical_arms():
+    """A/A: both arms draw each request's E2E from the same skewed distribution (per-request
+    prompt effects shared, noise independent); 300 cells of 16 pairs. A 95 % interval that
+    covers 1 in fewer than 90 % of cells would call differences that are not there."""
+    rng = np.random.default_rng(1)
+    covered, decided_wrong = 0, 0
+    for cell in range(300):
+        prompt = rng.lognormal(0.0, 0.5, 16)  # how long each request takes on either arm
+        a = prompt * rng.lognormal(0.0, 0.1, 16)
+        b = prompt * rng.lognormal(0.0, 0.1, 16)
+        g = compare_points("a", "b", cell, 0.0, points(list(a + 0.2)), points(list(b + 0.2)))
+        covered += g.throughput.contains(1.0)
+        decided_wrong += g.verdict in ("pays", "loses")
+    assert covered / 300 >= 0.9
+    assert decided_wrong / 300 <= 0.1
+
+
+def row(arm: str, c: int, e2e: list[float], repeat: int = 0, k: int | None = None) -> Row:
+    return Row(arm, c, 0.0, repeat=repeat, method="ngram" if k else None, k=k,
+               points=points(e2e, repeat))  # fmt: skip
+
+
+def test_pair_with_baseline_pools_repeats_and_skips_cells_without_a_baseline():
+    rows = [
+        row("base", 1, [1.0] * 5), row("base", 1, [1.0] * 5, repeat=1),
+        row("spec", 1, [0.8] * 5), row("spec", 1, [0.8] * 5, repeat=1),
+        row("spec", 4, [0.8] * 5),
+    ]  # fmt: skip
+    found = pair_with_baseline(StudyData("s", "base", rows))
+    assert len(found) == 1
+    g = found[0]
+    assert (g.arm, g.baseline, g.concurrency, g.pairs) == ("spec", "base", 1, 10)
+    assert g.verdict == "pays"  # 10 pooled pairs ≥ MIN_PAIRS; 5 per repeat alone would not be
+
+
+def test_tokens_per_step_never_exceeds_the_acceptance_length():
+    """A last step cut by max_tokens: accepted tokens the output never shows. 3 requests,
+    10 drafting steps of which 8 accepted 1 token: generated 17 with 2 tokens cut."""
+    acc = Acceptance(drafts=10, draft_tokens=30, accepted=8, accepted_per_position=(8, 0, 0),
+                     generated=17, requests=3)  # fmt: skip
+    # generated − accepted = 9 < drafts + requests = 13: steps = 13
+    assert acc.steps == 13
+    assert acc.tokens_per_step == pytest.approx(17 / 13)
+    assert acc.tokens_per_step <= acc.mean_acceptance_length == pytest.approx(1.8)
+    whole = Acceptance(10, 30, 8, (8, 0, 0), 21, 3)  # nothing cut: 3 + 10 + 8 tokens
+    assert whole.steps == 13 and whole.tokens_per_step == pytest.approx(21 / 13)
