@@ -79,13 +79,50 @@ def test_forced_study_change_drops_only_configurations_gone(conn: sqlite3.Connec
     assert store.stored_study(conn)["hash"] == "h2"
 
 
-def test_summary_rows_compare_with_the_baseline_at_the_same_cell(conn) -> None:
-    store.save_run(conn, run("k1", "a", tok_s=10.0), [], {})
-    store.save_run(conn, run("k2", "b", tok_s=12.5, position=1), [], {})
-    store.save_run(conn, run("k3", "b", tok_s=9.0, position=2, concurrency=4), [], {})
-    rows = results.summary_rows(conn)
-    assert [r["vs_baseline"] for r in rows] == [0.0, pytest.approx(0.25), None]
-    assert rows[0]["ttft_p50_ms"] == pytest.approx(100.0)
+def timed(i: int, e2e: float) -> dict:
+    r = RequestRecord(f"req-{i}", ok=True, ttft_s=0.1, e2e_s=e2e, output_tokens=5)
+    r.extra = {"index": i}
+    return r.to_dict()
+
+
+def test_flat_rows_carry_the_paired_gain_and_verdict(conn) -> None:
+    base = [timed(i, 0.5) for i in range(8)]
+    store.save_run(conn, run("k1", "a", requests=8), base, {})
+    store.save_run(
+        conn, run("k2", "b", position=1, requests=8), [timed(i, 0.4) for i in range(8)], {}
+    )
+    store.save_run(conn, run("k3", "b", position=2, concurrency=4), [timed(0, 0.4)], {})
+    rows = results.flat_rows(results.load_results(conn_dir(conn)))
+    a, b, b4 = rows
+    assert a["throughput_ratio"] is None and a["verdict"] is None  # the baseline itself
+    # 5 tokens per request both sides: X = Σ E2E(a) / Σ E2E(b) = 0.5 / 0.4, no spread
+    assert (b["throughput_ratio"], b["throughput_ratio_low"]) == (pytest.approx(1.25),) * 2
+    assert (b["pairs"], b["verdict"]) == (8, "pays")
+    assert b4["throughput_ratio"] is None  # no baseline at c = 4
+    assert a["ttft_p50_ms"] == pytest.approx(100.0)
+
+
+def conn_dir(conn: sqlite3.Connection) -> Path:
+    return Path(conn.execute("PRAGMA database_list").fetchone()["file"]).parent
+
+
+def test_a_store_from_before_the_prefix_cache_columns_opens(tmp_path: Path) -> None:
+    old = sqlite3.connect(tmp_path / "results.sqlite")
+    old.executescript(
+        store.SCHEMA.replace(
+            ",\n    prefix_cache TEXT, prefix_cache_hit_rate REAL, look INTEGER NOT NULL DEFAULT 0,"
+            "\n    sampling TEXT",
+            "",
+        )
+    )
+    assert "prefix_cache" not in {r[1] for r in old.execute("PRAGMA table_info(runs)")}
+    old.close()
+    conn = store.connect(tmp_path / "results.sqlite")
+    columns = {r["name"] for r in conn.execute("PRAGMA table_info(runs)")}
+    assert {"prefix_cache", "prefix_cache_hit_rate", "look", "sampling"} <= columns
+    store.save_run(conn, run("k1", prefix_cache="warm-shared"), [record(0)], {})
+    assert store.runs(conn)[0]["prefix_cache"] == "warm-shared"
+    conn.close()
 
 
 @pytest.mark.parametrize("fmt", ["csv", "json", "parquet"])

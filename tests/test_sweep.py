@@ -57,9 +57,12 @@ def test_paper_study_is_the_reference_design() -> None:
 
 def test_quick_study_resolves_the_head_against_its_own_directory() -> None:
     study = load_study(REPO / "studies" / "quick.yaml")
-    assert len(expand(study)) == 24
+    assert len(expand(study)) == 6  # the first look of 3 arms x 2 cells
+    assert study.schedule == "interleaved" and study.adaptive_sampling
+    assert study.prefix_cache == "warm-shared"
     arms = {a.name: a for a in study.arms}
-    assert set(arms) == {"baseline", "eagle3-k3", "eagle3-k5", "ngram-k3"}
+    assert set(arms) == {"baseline", "eagle3-k3", "ngram-k3"}
+    assert len(expand(load_study(REPO / "studies" / "cpu.yaml"))) == 24
     head = arms["eagle3-k3"].speculative_config["model"]  # type: ignore[index]
     assert head == str(REPO / "heads" / "smollm2-commerce-eagle3")
     assert all(a.model == "smollm2" and "--enforce-eager" in a.extra_args for a in study.arms)
@@ -116,7 +119,7 @@ def test_hash_ignores_formatting_and_keys_survive_added_arms(tmp_path: Path) -> 
     assert not {c.key for c in expand(changed)} & {c.key for c in expand(more)}
 
 
-def test_matrix_order_and_requests_per_concurrency() -> None:
+def test_matrix_order_alternates_arms_between_repeats_and_draws_are_disjoint() -> None:
     study = Study.model_validate(
         {
             "arms": [{"name": "a"}, {"name": "b"}],
@@ -126,18 +129,49 @@ def test_matrix_order_and_requests_per_concurrency() -> None:
             "requests": {1: 3, 4: 8},
         }
     )
-    cells = [
-        (c.arm.name, c.temperature, c.concurrency, c.repeat, c.requests) for c in expand(study)
-    ]
+    matrix = expand(study)
+    cells = [(c.arm.name, c.temperature, c.concurrency, c.repeat, c.requests) for c in matrix]
     assert len(cells) == 16
-    assert cells[:5] == [
-        ("a", 0, 1, 0, 3),
-        ("a", 0, 1, 1, 3),
-        ("a", 0, 4, 0, 8),
-        ("a", 0, 4, 1, 8),
-        ("a", 0.5, 1, 0, 3),
-    ]
-    assert [c.position for c in expand(study)] == list(range(16))
+    assert cells[:5] == [("a", 0, 1, 0, 3), ("a", 0, 4, 0, 8), ("a", 0.5, 1, 0, 3),
+                         ("a", 0.5, 4, 0, 8), ("b", 0, 1, 0, 3)]  # fmt: skip
+    # ABBA: repeat 0 measures a then b, repeat 1 b then a
+    assert [c[0] for c in cells if c[3] == 0] == ["a"] * 4 + ["b"] * 4
+    assert [c[0] for c in cells if c[3] == 1] == ["b"] * 4 + ["a"] * 4
+    assert [c.position for c in matrix] == list(range(16))
+    # every cell has its own slice after the warm-up pool; both arms get the same slice
+    slices = {(c.temperature, c.concurrency, c.repeat): (c.offset, c.requests) for c in matrix}
+    assert all(
+        (c.offset, c.requests) == slices[(c.temperature, c.concurrency, c.repeat)] for c in matrix
+    )
+    spans = [range(o, o + n) for o, n in slices.values()]
+    taken = [i for span in spans for i in span]
+    assert len(taken) == len(set(taken)) == 2 * (3 + 8) * 2  # disjoint, nothing skipped
+    assert min(taken) == study.warmup_pool == 2 and study.requests_needed == 2 + len(taken)
+
+
+def test_a_file_too_short_for_disjoint_draws_is_refused(tmp_path: Path) -> None:
+    lines = [json.dumps({"id": f"r{i}", "messages": [{"role": "user", "content": "hi"}]})
+             for i in range(10)]  # fmt: skip
+    (tmp_path / "w.jsonl").write_text("\n".join(lines) + "\n")
+    path = write_study(
+        tmp_path / "s.yaml", arms=[{"name": "a"}], workload={"file": "./w.jsonl"},
+        concurrency=[1, 2], requests=4,
+    )  # fmt: skip
+    assert len(sweep.workload_requests(load_study(path))) == 10  # pool 2 + 4 + 4: just enough
+    path = write_study(
+        tmp_path / "s.yaml", arms=[{"name": "a"}], workload={"file": "./w.jsonl"},
+        concurrency=[1, 2], requests=5,
+    )  # fmt: skip
+    with pytest.raises(SpecwiseError, match="holds 10 requests, but this study needs 12"):
+        sweep.workload_requests(load_study(path))
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_study_written_before_prefix_cache_still_loads() -> None:
+    old = {"arms": [{"name": "a"}], "reset_prefix_cache": False}
+    assert Study.model_validate(old).prefix_cache == "as-is"
+    assert Study.model_validate(old | {"reset_prefix_cache": True}).prefix_cache == "cold"
+    assert Study.model_validate({"arms": [{"name": "a"}]}).prefix_cache == "warm-shared"
 
 
 @pytest.fixture(scope="module")
@@ -168,10 +202,16 @@ def test_sweep_measures_everything_once_then_resumes_without_sending(
     conn = store.connect(store.store_path(out))
     runs = store.runs(conn)
     assert [r["position"] for r in runs] == list(range(8))
-    for run in runs:  # same requests, same order, in every configuration and arm
+    by_cell: dict[tuple, list[str]] = {}
+    for run in runs:  # each cell its own requests, the same ones for both arms
         ids = [r["request_id"] for r in store.load_records(conn, run["id"])]
-        assert ids == [f"commerce-eval-s1-{i:05d}" for i in range(3)]
+        assert by_cell.setdefault((run["concurrency"], run["temperature"]), ids) == ids
         assert run["acceptance"]["drafts"] == 10  # the fake's counters over the window
+        assert run["prefix_cache"] == "as-is"  # external arms cannot reset: flagged
+        assert run["prefix_cache_hit_rate"] == pytest.approx(0.25)
+    measured = [i for ids in by_cell.values() for i in ids]
+    assert len(measured) == len(set(measured)) == 12
+    assert not {f"commerce-eval-s1-{i:05d}" for i in range(2)} & set(measured)  # the pool
     (count,) = conn.execute("SELECT count(*) FROM requests").fetchone()
     assert count == 24
     conn.close()
@@ -253,16 +293,32 @@ def test_missing_head_fails_its_arm_and_the_sweep_moves_on(tmp_path: Path, fake_
     conn.close()
 
 
-def test_prefix_cache_reset_that_the_server_refuses_fails_clearly(
-    tmp_path: Path, fake_url: str
+def test_prefix_cache_reset_that_the_server_refuses_fails_clearly(fake_url: str) -> None:
+    arm = Study.model_validate({"arms": [{"name": "v"}]}).arms[0]
+    server = Server(arm, fake_url)  # a vLLM arm whose server has no reset route
+    with pytest.raises(SpecwiseError, match="set `prefix_cache: as-is` for servers without it"):
+        sweep.reset_prefix_cache(server)
+
+
+def test_warm_ups_come_from_the_pool_and_cold_resets_after_them(
+    tmp_path: Path, fake_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = small_study(tmp_path, fake_url, reset_prefix_cache=True, concurrency=[1])
-    with pytest.raises(SpecwiseError, match="4 of 4 configurations failed"):
-        sweep_study(path, tmp_path / "out")
-    conn = store.connect(store.store_path(tmp_path / "out"))
-    reasons = [r["reason"] for r in store.runs(conn)]
-    assert len(reasons) == 4 and all("reset_prefix_cache: false" in r for r in reasons)
-    conn.close()
+    calls: list[str] = []
+    monkeypatch.setattr(sweep, "reset_prefix_cache", lambda server: calls.append("reset"))
+    monkeypatch.setattr(sweep, "prefix_policy", lambda study, arm: "cold")
+    real = sweep.measure
+
+    async def spy(*args, **kwargs):
+        measured = [r.id for r in args[2]]
+        pool = [r.id for r in kwargs["warmup_requests"]]
+        assert not set(measured) & set(pool)
+        calls.append("measure")
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(sweep, "measure", spy)
+    path = small_study(tmp_path, fake_url, concurrency=[1], temperature=[0])
+    assert sweep_study(path, tmp_path / "out").done == 2
+    assert calls == ["measure", "reset", "measure", "reset"]  # cold: reset after the warm-ups
 
 
 def test_server_dying_mid_arm_fails_the_rest_of_its_configurations(
@@ -270,7 +326,14 @@ def test_server_dying_mid_arm_fails_the_rest_of_its_configurations(
 ) -> None:
     """A real process (the fake server) as the arm's server, killed after its first run."""
     arms = [{"name": "a", "model": "m"}, {"name": "b", "model": "m"}]
-    path = write_study(tmp_path / "s.yaml", arms=arms, concurrency=[1, 2], requests=2, warmup=0)
+    path = write_study(
+        tmp_path / "s.yaml",
+        arms=arms,
+        concurrency=[1, 2],
+        requests=2,
+        warmup=0,
+        prefix_cache="as-is",
+    )
 
     def fake_start(arm, log_dir, timeout_s=None):
         with socket.socket() as s:

@@ -114,7 +114,9 @@ def bench(
     max_tokens: Annotated[int | None, typer.Option(min=1)] = None,
     num_requests: Annotated[int | None, typer.Option(min=1, help="default: the workload")] = None,
     duration: Annotated[float | None, typer.Option(help="stop issuing after S seconds")] = None,
-    warmup: Annotated[int, typer.Option(min=0, help="unmeasured requests first")] = 0,
+    warmup: Annotated[
+        int, typer.Option(min=0, help="unmeasured requests first (from past --num-requests)")
+    ] = 0,
     max_errors: Annotated[int | None, typer.Option(min=1, help="stop early after N")] = None,
     api: Annotated[str, typer.Option(help="chat | completions")] = "chat",
     api_key_env: Annotated[str | None, typer.Option(help="env var NAME")] = None,

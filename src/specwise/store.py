@@ -39,7 +39,9 @@ CREATE TABLE IF NOT EXISTS runs (
     arm TEXT NOT NULL, concurrency INTEGER NOT NULL, temperature REAL NOT NULL,
     repeat INTEGER NOT NULL, status TEXT NOT NULL CHECK (status IN ('done', 'failed')),
     reason TEXT, server_id INTEGER REFERENCES servers(id), started_at REAL, finished_at REAL,
-    requests INTEGER, summary TEXT, acceptance TEXT, acceptance_note TEXT, stop_reason TEXT
+    requests INTEGER, summary TEXT, acceptance TEXT, acceptance_note TEXT, stop_reason TEXT,
+    prefix_cache TEXT, prefix_cache_hit_rate REAL, look INTEGER NOT NULL DEFAULT 0,
+    sampling TEXT
 );
 CREATE TABLE IF NOT EXISTS requests (
     run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE, idx INTEGER NOT NULL,
@@ -53,6 +55,12 @@ CREATE TABLE IF NOT EXISTS server_metrics (
     text TEXT, PRIMARY KEY (run_id, phase)
 );
 """
+ADDED_RUN_COLUMNS = {  # columns newer than the first stores: added to an old one on open
+    "prefix_cache": "TEXT",
+    "prefix_cache_hit_rate": "REAL",
+    "look": "INTEGER NOT NULL DEFAULT 0",
+    "sampling": "TEXT",
+}
 REQUEST_COLUMNS = (
     *("request_id", "ok", "error_kind", "error_message", "started_at", "ttft_s", "e2e_s"),
     *("output_tokens", "prompt_tokens", "token_source", "finish_reason", "text"),
@@ -72,7 +80,16 @@ def connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.executescript(SCHEMA)
+    add_missing_columns(conn)
     return conn
+
+
+def add_missing_columns(conn: sqlite3.Connection) -> None:
+    """A store written by an earlier specwise lacks the newer run columns: add them (NULL)."""
+    have = {r["name"] for r in conn.execute("PRAGMA table_info(runs)")}
+    for name, kind in ADDED_RUN_COLUMNS.items():
+        if name not in have:
+            conn.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
 
 
 def open_existing(out: Path) -> sqlite3.Connection:
@@ -119,7 +136,11 @@ def bind_study(
             "UPDATE study SET name = ?, hash = ?, spec = ?, updated_at = ? WHERE id = 1",
             (name, digest, text, now),
         )
-        stale = [r["key"] for r in conn.execute("SELECT key FROM runs") if r["key"] not in keys]
+        stale = [  # a later look (KEY+lN) of adaptive sampling stays with its configuration
+            r["key"]
+            for r in conn.execute("SELECT key FROM runs")
+            if r["key"].split("+l")[0] not in keys
+        ]
         conn.executemany("DELETE FROM runs WHERE key = ?", [(k,) for k in stale])
         return len(stale)
 
@@ -181,6 +202,17 @@ def save_run(
             [(run_id, phase, text) for phase, text in metrics_text.items()],
         )
     return run_id
+
+
+def set_sampling(conn: sqlite3.Connection, key: str, note: str) -> None:
+    """Record on a run why adaptive sampling added no more requests after it."""
+    with transaction(conn):
+        conn.execute("UPDATE runs SET sampling = ? WHERE key = ?", (note, key))
+
+
+def sampled_keys(conn: sqlite3.Connection) -> set[str]:
+    """Keys of runs that carry the reason adaptive sampling stopped after them."""
+    return {r["key"] for r in conn.execute("SELECT key FROM runs WHERE sampling IS NOT NULL")}
 
 
 def _request_row(run_id: int, record: dict[str, Any]) -> tuple[Any, ...]:

@@ -2,7 +2,14 @@
 
 A study names server arms and the grid every arm is measured on:
     configurations = arms × temperature × concurrency × repeats
-each with the same workload requests, in the same order, with the same sampling seed.
+A cell (temperature, concurrency, repeat) gets its own requests: a slice of the workload that
+no other cell sends (disjoint draws), the same slice for every arm, in the same order, with the
+same sampling seed. The workload's first requests are the warm-up pool, never measured:
+    workload = [pool | cell 1 | cell 2 | …]    pool = max(2, warmup + server_warmup) requests
+so no configuration re-sends a prompt another one measured (a prefix cache or a suffix tree
+would carry it over), and temperature or concurrency never inherit another cell's cache.
+Measuring order: repeat by repeat, arms in study order for even repeats and reversed for odd
+ones (ABBA), so drift of the machine does not favour one arm.
 
 Paths: an arm's `model` or `speculative_config.model` that starts with `./` or `../` is relative
 to the study file's directory; anything else (an absolute path, a hub name, `smollm2`) is passed
@@ -13,12 +20,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from specwise import adaptive
 from specwise.config import Arm, load_yaml
 from specwise.errors import SpecwiseError
 
@@ -69,6 +77,33 @@ class Quality(BaseModel):
         return self
 
 
+# Prefix-cache policy per configuration (vLLM arms; an external arm cannot reset: as-is, flagged)
+#   warm-shared  reset, then one warm-up request from the pool: only the prefix every request
+#                shares (an agent's system prompt) is cached, as on a long-running agent server
+#   cold         warm-ups, then reset: nothing is cached
+#   as-is        no reset: whatever earlier configurations left
+PrefixCache = Literal["warm-shared", "cold", "as-is"]
+
+
+PerConcurrency = int | dict[int, int]
+
+
+class Adaptive(BaseModel):
+    """`requests: auto`: look 0 sends `floor`, each later look `step` (default floor) more, up
+    to `cap`, until the gain is decided or its interval within ±half_width (adaptive.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    floor: PerConcurrency = 8
+    cap: PerConcurrency = 48
+    step: PerConcurrency | None = None
+    half_width: float = Field(default=0.10, gt=0, lt=1)
+
+
+def _at(value: PerConcurrency, concurrency: int) -> int:
+    return value if isinstance(value, int) else value.get(concurrency, 0)
+
+
 class Study(BaseModel):
     """Everything a sweep measures; the defaults give a small, working local study."""
 
@@ -82,7 +117,12 @@ class Study(BaseModel):
     workload: Workload = Field(default_factory=Workload)
     concurrency: list[int] = Field(default=[1, 4, 16], min_length=1)
     temperature: list[float] = Field(default=[0.0], min_length=1)
-    requests: int | dict[int, int] = 16  # measured requests per configuration (or per concurrency)
+    # measured requests per configuration (or per concurrency), or auto (see `adaptive`)
+    requests: int | dict[int, int] | Literal["auto"] = 16
+    adaptive: Adaptive = Field(default_factory=Adaptive)
+    # sequential: one arm's server at a time, all its configurations, then the next arm;
+    # interleaved: every arm's server up at once, each cell measured arm after arm (ABBA)
+    schedule: Literal["sequential", "interleaved"] = "sequential"
     warmup: int = Field(default=2, ge=0)  # unmeasured requests before each configuration
     # unmeasured requests once per server start, before its first configuration (on top of
     # `warmup`): the cold first request of a fresh server, without paying it per configuration
@@ -96,8 +136,20 @@ class Study(BaseModel):
     api: Literal["chat", "completions"] = "chat"
     slo: Slo = Field(default_factory=Slo)
     quality: Quality = Field(default_factory=Quality)
-    reset_prefix_cache: bool = False  # POST /reset_prefix_cache before each configuration
+    prefix_cache: PrefixCache = "warm-shared"
+    # a gain within ±practical_margin of 1 is "break-even" (gains.verdict)
+    practical_margin: float = Field(default=0.03, ge=0, lt=1)
     request_timeout_s: float = Field(default=600.0, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_reset_field(cls, data: Any) -> Any:
+        """Stores written before `prefix_cache` hold `reset_prefix_cache: bool` instead."""
+        if isinstance(data, dict) and "reset_prefix_cache" in data:
+            data = dict(data)
+            reset = data.pop("reset_prefix_cache")
+            data.setdefault("prefix_cache", "cold" if reset else "as-is")
+        return data
 
     @model_validator(mode="before")
     @classmethod
@@ -127,22 +179,93 @@ class Study(BaseModel):
             raise ValueError("concurrency levels must be >= 1")
         if min(self.temperature) < 0:
             raise ValueError("temperatures must be >= 0")
-        if isinstance(self.requests, dict):
-            missing = [c for c in self.concurrency if c not in self.requests]
-            if missing:
-                raise ValueError(f"requests gives no count for concurrency {missing}")
-        if min(self.requests_for(c) for c in self.concurrency) < 1:
-            raise ValueError("requests per configuration must be >= 1")
+        counts = [("requests", self.requests)] if self.requests != "auto" else []
+        if self.requests == "auto":
+            a = self.adaptive
+            counts += [("adaptive.floor", a.floor), ("adaptive.cap", a.cap)]
+            counts += [("adaptive.step", a.step)] if a.step is not None else []
+            if self.schedule != "interleaved":
+                raise ValueError(
+                    "requests: auto needs schedule: interleaved (every arm's server up at once, "
+                    "so a cell can add requests to all arms)"
+                )
+        for name, value in counts:
+            if isinstance(value, dict):
+                missing = [c for c in self.concurrency if c not in value]
+                if missing:
+                    raise ValueError(f"{name} gives no count for concurrency {missing}")
+            if min(_at(value, c) for c in self.concurrency) < 1:  # type: ignore[arg-type]
+                raise ValueError(f"{name} must be >= 1 for every concurrency")
+        if self.requests == "auto" and any(
+            _at(self.adaptive.cap, c) < _at(self.adaptive.floor, c) for c in self.concurrency
+        ):
+            raise ValueError("adaptive.cap must be >= adaptive.floor")
         return self
 
     @property
     def baseline_arm(self) -> str:
         return self.baseline or self.arms[0].name
 
+    @property
+    def adaptive_sampling(self) -> bool:
+        return self.requests == "auto"
+
     def requests_for(self, concurrency: int) -> int:
-        if isinstance(self.requests, int):
-            return self.requests
-        return self.requests.get(concurrency, 0)
+        """Requests of a cell's first look (all of them unless adaptive)."""
+        if self.requests == "auto":
+            return _at(self.adaptive.floor, concurrency)
+        return _at(self.requests, concurrency)
+
+    def slice_for(self, concurrency: int) -> int:
+        """Requests reserved for one cell: the adaptive cap, else the fixed count."""
+        return (
+            _at(self.adaptive.cap, concurrency)
+            if self.adaptive_sampling
+            else (self.requests_for(concurrency))
+        )
+
+    def step_for(self, concurrency: int) -> int:
+        step = self.adaptive.step
+        return self.requests_for(concurrency) if step is None else _at(step, concurrency)
+
+    def looks_for(self, concurrency: int) -> int:
+        if not self.adaptive_sampling:
+            return 1
+        floor, step = self.requests_for(concurrency), self.step_for(concurrency)
+        return adaptive.looks(floor, step, self.slice_for(concurrency))
+
+    @property
+    def confidence(self) -> float:
+        """Of every interval: 95 %, or 1 − α/K for adaptive sampling (adaptive.confidence)."""
+        k = max(self.looks_for(c) for c in self.concurrency)
+        return adaptive.confidence(k) if self.adaptive_sampling else 0.95
+
+    @property
+    def warmup_pool(self) -> int:
+        """Requests at the head of the workload that only warm-ups send."""
+        return max(2, self.warmup + self.server_warmup)
+
+    def cells(self) -> list[tuple[float, int, int]]:
+        """(temperature, concurrency, repeat) in draw order: each takes the next slice."""
+        return [
+            (t, c, r)
+            for t in self.temperature
+            for c in self.concurrency
+            for r in range(self.repeats)
+        ]
+
+    def offsets(self) -> dict[tuple[float, int, int], int]:
+        """Where each cell's requests start in the workload (after the warm-up pool)."""
+        out, at = {}, self.warmup_pool
+        for t, c, r in self.cells():
+            out[(t, c, r)] = at
+            at += self.slice_for(c)
+        return out
+
+    @property
+    def requests_needed(self) -> int:
+        """Warm-up pool + every cell's requests: the workload must hold this many."""
+        return self.warmup_pool + sum(self.slice_for(c) for _, c, _ in self.cells())
 
 
 @dataclass(frozen=True)
@@ -156,11 +279,18 @@ class Configuration:
     requests: int
     key: str  # stable across runs while everything that shapes the measurement is unchanged
     position: int = 0  # its place in the matrix
+    offset: int = 0  # its requests are workload[offset : offset + requests]
+    look: int = 0  # adaptive sampling: the look of its cell this configuration is
 
     @property
     def label(self) -> str:
         label = f"c={self.concurrency} T={self.temperature:g}"
-        return label + (f" r={self.repeat}" if self.repeat else "")
+        label += f" r={self.repeat}" if self.repeat else ""
+        return label + (f" look {self.look}" if self.look else "")
+
+    @property
+    def cell(self) -> tuple[float, int, int]:
+        return (self.temperature, self.concurrency, self.repeat)
 
 
 def load_study(path: Path) -> Study:
@@ -215,8 +345,11 @@ def study_hash(study: Study) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def configuration_key(study: Study, arm: StudyArm, concurrency: int, temp: float, rep: int) -> str:
-    """Hash of everything that shapes one configuration's measurement (not the arm order)."""
+def configuration_key(
+    study: Study, arm: StudyArm, concurrency: int, temp: float, rep: int, offset: int = 0
+) -> str:
+    """Hash of everything that shapes one configuration's measurement (not the arm order):
+    the study's measuring fields, the arm, the cell and where its requests start."""
     shape = study.model_dump(
         mode="json",
         exclude={
@@ -230,28 +363,56 @@ def configuration_key(study: Study, arm: StudyArm, concurrency: int, temp: float
             "target",
             "slo",  # the SLO and the quality step read measurements, they do not shape them
             "quality",
+            "practical_margin",
         },
     )
     shape |= {"arm": arm.model_dump(mode="json", exclude={"gpu_hour_usd"})}
     shape |= {"concurrency": concurrency, "temperature": temp, "repeat": rep}
-    shape["requests"] = study.requests_for(concurrency)
+    shape["requests"] = study.slice_for(concurrency)
+    shape["offset"] = offset
     text = json.dumps(shape, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def measuring_order(study: Study) -> list[tuple[StudyArm, float, int, int]]:
+    """(arm, temperature, concurrency, repeat) in measuring order.
+    sequential: repeat by repeat, the arms in study order on even repeats and reversed on odd
+        ones (ABBA); per arm (one server start) temperature, then concurrency;
+    interleaved: cell by cell (temperature, concurrency, repeat), the arms in study order on
+        even cells and reversed on odd ones."""
+    order = []
+    if study.schedule == "interleaved":
+        for i, (t, c, r) in enumerate(study.cells()):
+            arms = study.arms if i % 2 == 0 else study.arms[::-1]
+            order += [(arm, t, c, r) for arm in arms]
+        return order
+    for r in range(study.repeats):
+        arms = study.arms if r % 2 == 0 else study.arms[::-1]
+        order += [
+            (arm, t, c, r) for arm in arms for t in study.temperature for c in study.concurrency
+        ]
+    return order
+
+
+def later_look(study: Study, config: Configuration, look: int) -> Configuration | None:
+    """Look `look` of an adaptive configuration (its next requests), or None past the cap."""
+    c = config.concurrency
+    floor, step, cap = study.requests_for(c), study.step_for(c), study.slice_for(c)
+    start, count = adaptive.look_slice(look, floor, step, cap)
+    if count <= 0:
+        return None
+    cell_start = config.offset  # look 0 starts at the cell's slice
+    key = f"{config.key}+l{look}"
+    return replace(config, requests=count, key=key, offset=cell_start + start, look=look)
+
+
 def expand(study: Study) -> list[Configuration]:
-    """The matrix in measuring order: per arm (its server started once), temperature,
-    concurrency, repeat."""
-    cells = [
-        (arm, c, t, r)
-        for arm in study.arms
-        for t in study.temperature
-        for c in study.concurrency
-        for r in range(study.repeats)
-    ]
-    return [
-        Configuration(
-            arm, c, t, r, study.requests_for(c), configuration_key(study, arm, c, t, r), i
-        )
-        for i, (arm, c, t, r) in enumerate(cells)
-    ]
+    """The matrix in measuring order (see measuring_order), each with its cell's requests
+    (adaptive sampling: their first look; `later_look` gives the next ones)."""
+    offsets = study.offsets()
+    out = []
+    for i, (arm, t, c, r) in enumerate(measuring_order(study)):
+        at = offsets[(t, c, r)]
+        key = configuration_key(study, arm, c, t, r, at)
+        out.append(Configuration(arm, c, t, r, study.requests_for(c), key, i, at))
+    return out

@@ -1,9 +1,10 @@
 """`specwise sweep`: measure every configuration of a study, resumably, into the results store.
 
 For each arm: start its server once, run its concurrency × temperature × repeat configurations
-(each: optional prefix-cache reset, warm-up, counter snapshots, the measured requests), stop it;
-then the next arm. Every configuration sends the same workload requests in the same order with
-the same sampling seed, so outputs pair across arms by request index.
+(each: the study's prefix-cache policy, warm-ups from the pool, counter snapshots, the measured
+requests), stop it; then the next arm (study.measuring_order: ABBA over repeats). Each cell
+sends its own slice of the workload (study.offsets), the same for every arm in the same order
+with the same sampling seed, so outputs pair across arms by request id.
 
 Resume: configurations already done are skipped; one interrupted by a kill left no rows and is
 measured again; failed ones are retried. A server that dies mid-arm fails its remaining
@@ -24,6 +25,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
 from itertools import groupby
@@ -43,7 +45,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from specwise import store
+from specwise import adaptive, store
 from specwise.bench.client import RequestRecord
 from specwise.bench.loadgen import LoadSpec
 from specwise.bench.run import measure
@@ -53,7 +55,16 @@ from specwise.servers.launch import Server, health_ok, log_tail, start
 from specwise.servers.prometheus import Acceptance, scrape
 from specwise.servers.sglang import sglang_command
 from specwise.servers.vllm import vllm_command
-from specwise.study import Configuration, Study, StudyArm, expand, load_study, study_hash
+from specwise.study import (
+    Configuration,
+    PrefixCache,
+    Study,
+    StudyArm,
+    expand,
+    later_look,
+    load_study,
+    study_hash,
+)
 from specwise.workloads.commerce import generate
 from specwise.workloads.loaders import WorkloadRequest, load_workload
 
@@ -73,6 +84,7 @@ def sweep(study_path: Path, out: Path, force: bool = False) -> SweepResult:
     """Measure every configuration of the study not yet done in OUT/results.sqlite."""
     study = load_study(study_path)
     matrix = expand(study)
+    requests = workload_requests(study)  # before the store: a bad workload writes nothing
     lock = hold_lock(out)
     conn = store.connect(store.store_path(out))
     console = wide_console()
@@ -87,12 +99,18 @@ def sweep(study_path: Path, out: Path, force: bool = False) -> SweepResult:
             f"{study.name}: {len(matrix)} configurations, {len(matrix) - len(pending)} already "
             f"done, {len(pending)} to measure → {store.store_path(out)}"
         )
-        requests = workload_requests(study, max(c.requests for c in matrix)) if pending else []
         counts = {"done": 0, "failed": 0}
         with SweepProgress(console, pending) as progress:
-            for _, group in groupby(pending, key=lambda c: c.arm.name):
-                for status in run_arm(study, list(group), requests, conn, out, progress):
-                    counts[status] += 1
+            if study.schedule == "interleaved":
+                statuses = run_interleaved(study, matrix, requests, conn, out, progress)
+            else:
+                statuses = (
+                    status
+                    for _, group in groupby(pending, key=lambda c: c.arm.name)
+                    for status in run_arm(study, list(group), requests, conn, out, progress)
+                )
+            for status in statuses:
+                counts[status] += 1
     finally:
         conn.close()
         lock.close()
@@ -150,13 +168,41 @@ def bind(
         console.print(f"--force: dropped {dropped} configuration(s) no longer in the study")
 
 
-def workload_requests(study: Study, n: int) -> list[WorkloadRequest]:
-    """The first n requests of the study's workload: the same list, in the same order, for
-    every arm and configuration (a file shorter than n is cycled by the load generator)."""
+def workload_requests(study: Study) -> list[WorkloadRequest]:
+    """The study's workload: the warm-up pool, then every cell's disjoint slice
+    (study.offsets); a file too short for disjoint draws is refused with the count it needs."""
+    w, n = study.workload, study.requests_needed
+    if not w.file:
+        return generate(n, w.seed, w.split, w.weights)
+    requests = load_workload(Path(w.file), w.turns)
+    if len(requests) < n:
+        raise SpecwiseError(
+            f"{w.file} holds {len(requests)} requests, but this study needs {n} (a warm-up pool "
+            f"of {study.warmup_pool} and disjoint requests for every configuration); add "
+            "requests to the file or lower `requests`, `concurrency`, `temperature` or `repeats`."
+        )
+    return requests[:n]
+
+
+def workload_by_id(study: Study) -> dict[str, WorkloadRequest]:
+    """Request id → request for everything the study may have sent (a store written before
+    disjoint draws sent the first requests of every cell: they are in here too)."""
     w = study.workload
     if w.file:
-        return load_workload(Path(w.file), w.turns)[:n]
-    return generate(n, w.seed, w.split, w.weights)
+        requests = load_workload(Path(w.file), w.turns)
+    else:
+        requests = generate(study.requests_needed, w.seed, w.split, w.weights)
+    return {r.id: r for r in requests}
+
+
+def cell_requests(requests: list[WorkloadRequest], config: Configuration) -> list[WorkloadRequest]:
+    """The requests one configuration measures: its cell's slice of the workload."""
+    return requests[config.offset : config.offset + config.requests]
+
+
+def prefix_policy(study: Study, arm: StudyArm) -> PrefixCache:
+    """The study's prefix-cache policy, or as-is for an external arm (it cannot be reset)."""
+    return study.prefix_cache if arm.engine == "vllm" else "as-is"
 
 
 def run_arm(
@@ -201,9 +247,174 @@ def run_arm(
         store.server_stopped(conn, server_id)
 
 
+@dataclass
+class Running:
+    """One arm's server during an interleaved sweep (None where it did not start)."""
+
+    server: Server | None
+    server_id: int | None
+    reason: str | None  # why it cannot measure: did not start, or died
+    measured: int = 0  # configurations run on it so far (the first gets server_warmup)
+
+
+def start_all(study: Study, conn: sqlite3.Connection, out: Path) -> dict[str, Running]:
+    """Start every arm's server at once (a thread per arm waits for its /health, so start-ups
+    overlap), then record each in the store; a failure becomes the reason of the arm's runs."""
+    log_dir = out / "logs" / time.strftime("%Y%m%d-%H%M%S")
+
+    def launch(arm: StudyArm) -> tuple[Server | None, str | None]:
+        arm = server_arm(study, arm)
+        if (reason := missing_path(arm)) is not None:
+            return None, reason
+        try:
+            return start(arm, log_dir), None
+        except SpecwiseError as exc:
+            return None, f"server did not start: {exc}"
+
+    with ThreadPoolExecutor(max_workers=len(study.arms)) as pool:
+        launched = list(pool.map(launch, study.arms))
+    running = {}
+    for arm, (server, reason) in zip(study.arms, launched, strict=True):
+        server_id = store.add_server(conn, arm.name, server_info(server)) if server else None
+        running[arm.name] = Running(server, server_id, reason)
+    return running
+
+
+def run_interleaved(
+    study: Study,
+    matrix: list[Configuration],
+    requests: list[WorkloadRequest],
+    conn: sqlite3.Connection,
+    out: Path,
+    progress: SweepProgress,
+) -> Iterator[str]:
+    """Every arm's server up at once; cell by cell, each look of the cell measured on every arm
+    still sampling (arm order reversed on odd looks), then the next look if adaptive sampling
+    asks for one. Resumes: a look already stored is not measured again."""
+    cells = [list(g) for _, g in groupby(matrix, key=lambda c: c.cell)]
+    cells = [configs for configs in cells if not cell_finished(study, conn, configs)]
+    if not cells:
+        return
+    progress.start_arm("servers: starting one per arm", [], "all")
+    running: dict[str, Running] = {}
+    try:
+        running = start_all(study, conn, out)
+        for configs in cells:
+            yield from run_cell(study, configs, requests, conn, running, progress)
+    finally:
+        for r in running.values():
+            if r.server is not None:
+                r.server.stop()
+                store.server_stopped(conn, r.server_id or 0)
+
+
+def run_cell(
+    study: Study,
+    configs: list[Configuration],
+    requests: list[WorkloadRequest],
+    conn: sqlite3.Connection,
+    running: dict[str, Running],
+    progress: SweepProgress,
+) -> Iterator[str]:
+    """The looks of one cell (just look 0 unless adaptive); yields each measured status."""
+    progress.start_arm(configs[0].label, configs, "cell")
+    active, look = list(configs), 0
+    while active:
+        order = active if look % 2 == 0 else active[::-1]
+        done = store.done_keys(conn)
+        for config in order:
+            if config.key not in done:
+                yield run_on(study, config, requests, conn, running[config.arm.name], progress)
+        if not study.adaptive_sampling:
+            return
+        look += 1
+        active = next_look(study, conn, configs, active, look)
+        progress.add_configurations(active)
+
+
+def cell_finished(study: Study, conn: sqlite3.Connection, configs: list[Configuration]) -> bool:
+    """Every arm's first look stored and, when adaptive, a reason why each stopped."""
+    done = store.done_keys(conn)
+    if not all(c.key in done for c in configs):
+        return False
+    if not study.adaptive_sampling:
+        return True
+    stopped = store.sampled_keys(conn)
+    return all(any(k == c.key or k.startswith(c.key + "+l") for k in stopped) for c in configs)
+
+
+def run_on(
+    study: Study,
+    config: Configuration,
+    requests: list[WorkloadRequest],
+    conn: sqlite3.Connection,
+    r: Running,
+    progress: SweepProgress,
+) -> str:
+    """One configuration on its arm's running server; a dead server fails it with the reason."""
+    if r.server is not None and r.reason is None and not r.server.alive():
+        r.reason = died(r.server)
+    if r.server is None or r.reason is not None:
+        return fail(conn, config, study, r.reason or "server did not start", r.server_id, progress)
+    warmup = study.warmup + (study.server_warmup if r.measured == 0 else 0)
+    r.measured += 1
+    status = run_configuration(
+        study, config, requests, r.server, r.server_id or 0, conn, progress, warmup
+    )
+    if status == "failed":
+        r.reason = engine_dead(r.server)
+    return status
+
+
+def next_look(
+    study: Study,
+    conn: sqlite3.Connection,
+    configs: list[Configuration],
+    active: list[Configuration],
+    look: int,
+) -> list[Configuration]:
+    """The configurations of look `look` for the arms still undecided (and the baseline while
+    any is); records why each other arm stopped on its last stored run."""
+    from specwise.gains import compare_points
+    from specwise.results import cell_points
+
+    points = cell_points(conn, [c.key for c in configs])
+    base = study.baseline_arm
+    first = {c.arm.name: c for c in configs}  # look 0 of each arm: where its slice starts
+    going: list[Configuration] = []
+    for name in [c.arm.name for c in active]:
+        if name == base or name not in points or base not in points:
+            continue
+        config, c = first[name], first[name].concurrency
+        gain = compare_points(
+            name, base, c, config.temperature, points[name], points[base],
+            study.practical_margin, study.confidence,
+        )  # fmt: skip
+        reason = adaptive.stop_reason(
+            gain, len(points[name]), study.slice_for(c), study.adaptive.half_width
+        )
+        nxt = later_look(study, config, look)
+        if reason is None and nxt is None:
+            reason = f"cap of {study.slice_for(c)} requests reached, still {gain.verdict}"
+        if reason is not None:
+            store.set_sampling(conn, last_key(config, look - 1), reason)
+        elif nxt is not None:
+            going.append(nxt)
+    baseline = first.get(base)
+    nxt = later_look(study, baseline, look) if baseline is not None and going else None
+    if baseline is not None and nxt is None and any(c.arm.name == base for c in active):
+        store.set_sampling(conn, last_key(baseline, look - 1), "the arms compared with it stopped")
+    return ([nxt] if nxt else []) + going
+
+
+def last_key(config: Configuration, look: int) -> str:
+    """The key of the look `look` of a look-0 configuration."""
+    return config.key if look == 0 else f"{config.key}+l{look}"
+
+
 def server_arm(study: Study, arm: StudyArm) -> StudyArm:
     """The arm as launched: vLLM arms get dev mode when the prefix cache is to be reset."""
-    if study.reset_prefix_cache and arm.engine == "vllm":
+    if prefix_policy(study, arm) != "as-is":
         return arm.model_copy(update={"env": arm.env | DEV_MODE_ENV})
     return arm
 
@@ -269,15 +480,20 @@ def run_configuration(
     `warmup`: unmeasured requests first."""
     progress.start_configuration(config)
     started = time.time()
+    policy = prefix_policy(study, config.arm)
+    if config.look:  # the server just measured this cell's previous look: warm, its cache too
+        warmup = 0
+    elif policy == "warm-shared":
+        warmup = max(1, warmup)  # the one request that caches the shared prefix
     try:
         before = metrics_text(server)
-        if study.reset_prefix_cache:
+        if policy == "warm-shared" and not config.look:
             reset_prefix_cache(server)
         m = asyncio.run(
             measure(
                 server.base_url,
                 server.model,
-                requests[: config.requests],
+                cell_requests(requests, config),
                 load_spec(study, config, warmup),
                 sampling_params(study, config),
                 api=study.api,
@@ -288,6 +504,8 @@ def run_configuration(
                 slo_tpot_s=None if study.slo.tpot_ms is None else study.slo.tpot_ms / 1e3,
                 on_record=progress.record,
                 progress=False,
+                warmup_requests=requests[: study.warmup_pool],
+                after_warmup=(lambda: reset_prefix_cache(server)) if policy == "cold" else None,
             )
         )
         after = metrics_text(server)
@@ -304,6 +522,8 @@ def run_configuration(
         "acceptance": m.acceptance.to_dict() if m.acceptance else None,
         "acceptance_note": m.acceptance_note,
         "stop_reason": m.stop_reason,
+        "prefix_cache": policy,
+        "prefix_cache_hit_rate": m.prefix_cache_hit_rate,
     }
     records = sorted((r.to_dict() for r in m.records), key=lambda r: r["extra"]["index"])
     store.save_run(conn, run, records, {"before": before, "after": after})
@@ -347,6 +567,7 @@ def run_row(
         "concurrency": config.concurrency,
         "temperature": config.temperature,
         "repeat": config.repeat,
+        "look": config.look,
         "status": status,
         "reason": reason,
         "server_id": server_id,
@@ -393,7 +614,7 @@ def reset_prefix_cache(server: Server) -> None:
     if not ok:
         raise SpecwiseError(
             f"The server of arm {server.arm.name!r} did not reset its prefix cache "
-            "(POST /reset_prefix_cache); set reset_prefix_cache: false for servers without it."
+            "(POST /reset_prefix_cache); set `prefix_cache: as-is` for servers without it."
         )
 
 
@@ -455,6 +676,7 @@ class SweepProgress:
         self.overall = self.bars.add_task(f"all: {len(pending)} configurations", total=total)
         self.arm: TaskID | None = None
         self.config: TaskID | None = None
+        self.group = "arm"
         self.last_draw = 0.0
 
     def __enter__(self) -> SweepProgress:
@@ -470,20 +692,33 @@ class SweepProgress:
             self.last_draw = now
             self.bars.refresh()
 
-    def start_arm(self, name: str, configs: list[Configuration]) -> None:
+    def start_arm(self, name: str, configs: list[Configuration], what: str = "arm") -> None:
+        """A new group of configurations: one arm's (sequential) or one cell's (interleaved)."""
         for task in (self.arm, self.config):
             if task is not None:
                 self.bars.remove_task(task)
-        self.config = None
-        self.arm = self.bars.add_task(f"arm {name}: starting its server", total=len(configs))
+        self.config, self.group = None, what
+        starting = ": starting its server" if what == "arm" else ""
+        self.arm = self.bars.add_task(f"{what} {name}{starting}", total=len(configs))
         self.draw(force=True)
+
+    def add_configurations(self, configs: list[Configuration]) -> None:
+        """Adaptive sampling added a look: more requests to wait for."""
+        added = sum(c.requests for c in configs)
+        for task, more in ((self.overall, added), (self.arm, len(configs))):
+            found = [t for t in self.bars.tasks if t.id == task]
+            if found and more:
+                self.bars.update(found[0].id, total=(found[0].total or 0) + more)
 
     def start_configuration(self, config: Configuration) -> None:
         assert self.arm is not None
-        self.bars.update(self.arm, description=f"arm {config.arm.name}")
+        if self.group == "arm":
+            self.bars.update(self.arm, description=f"arm {config.arm.name}")
         if self.config is not None:
             self.bars.remove_task(self.config)
-        self.config = self.bars.add_task(f"  {config.label}", total=config.requests)
+        self.config = self.bars.add_task(
+            f"  {config.arm.name} {config.label}", total=config.requests
+        )
         self.draw(force=True)
 
     def record(self, record: RequestRecord) -> None:

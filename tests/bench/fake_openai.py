@@ -122,6 +122,8 @@ async def metrics(request: web.Request) -> web.Response:
         f"vllm:spec_decode_num_draft_tokens_total {3 * n}\n"
         f"vllm:spec_decode_num_accepted_tokens_total {n}\n"
         f"vllm:generation_tokens_total {4 * n}\n"
+        f"vllm:prefix_cache_queries_total {100 * n}\n"
+        f"vllm:prefix_cache_hits_total {25 * n}\n"
     )
     return web.Response(text=text)
 

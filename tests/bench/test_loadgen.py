@@ -65,6 +65,29 @@ def test_warmup_is_not_measured_and_after_warmup_runs_between_phases():
     assert marks == [3]  # every warm-up request had finished before the snapshot
 
 
+def test_warmups_from_a_pool_never_touch_the_measured_items():
+    send = FakeSend()
+    spec = LoadSpec(concurrency=2, num_requests=4, warmup=3)
+    result = asyncio.run(
+        generate_load([0, 1, 2, 3], send, spec, progress=False, warmup_items=[10, 11])
+    )
+    assert sorted(o.item for o in result.warmup) == [10, 10, 11]  # the pool, cycled
+    assert sorted(o.item for o in result.measured) == [0, 1, 2, 3]
+    without = run([0, 1, 2, 3], FakeSend(), spec)  # no pool: warm-ups re-send measured items
+    assert {o.item for o in without.warmup} <= {0, 1, 2, 3}
+
+
+def test_bench_warms_up_with_the_requests_past_num_requests():
+    from specwise.bench.run import split_warmup
+    from specwise.workloads.loaders import WorkloadRequest
+
+    requests = [WorkloadRequest(id=f"r{i}", messages=[]) for i in range(6)]
+    measured, pool = split_warmup(requests, LoadSpec(num_requests=4, warmup=2))
+    assert [r.id for r in measured] == ["r0", "r1", "r2", "r3"]
+    assert [r.id for r in pool or []] == ["r4", "r5"]
+    assert split_warmup(requests, LoadSpec(num_requests=6, warmup=2)) == (requests, None)
+
+
 def test_max_errors_stops_early():
     send = FakeSend(fail={1})
     result = run([0, 1], send, LoadSpec(concurrency=1, num_requests=100, max_errors=3))

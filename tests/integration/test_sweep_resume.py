@@ -105,10 +105,10 @@ def alive(pids: set[int]) -> set[int]:
 def test_sigkill_mid_arm_then_resume(tmp_path: Path) -> None:
     study, out = tmp_path / "resume.yaml", tmp_path / "out"
     study.write_text(json.dumps(STUDY))  # JSON is YAML
-    prompts = [
+    prompts = [  # the warm-up pool (2), then 3 disjoint requests for each concurrency
         WorkloadRequest(id=f"p{i}", messages=[{"role": "user", "content": p.format(i=i)}])
-        for i, p in enumerate(PROMPTS)
-    ]
+        for i, p in enumerate(PROMPTS * 3)
+    ][:8]
     write_jsonl(prompts, tmp_path / "prompts.jsonl")
     db = store.store_path(out)
     cmd = [CLI, "sweep", str(study), "--out", str(out)]
@@ -144,9 +144,11 @@ def test_sigkill_mid_arm_then_resume(tmp_path: Path) -> None:
     assert query(db, "SELECT id, key, finished_at FROM runs WHERE position = 0") == before
     rows = query(db, "SELECT run_id, idx, request_id FROM requests ORDER BY run_id, idx")
     assert len(rows) == 12 and len({(r[0], r[1]) for r in rows}) == 12
-    for run_id, *_ in runs:
+    for run_id, _, _, concurrency, _ in runs:  # each cell its own prompts, both arms the same
         ids = [r[2] for r in rows if r[0] == run_id]
-        assert ids == ["p0", "p1", "p2"]
+        assert ids == (["p2", "p3", "p4"] if concurrency == 1 else ["p5", "p6", "p7"])
+    policy = query(db, "SELECT DISTINCT prefix_cache FROM runs")
+    assert policy == [("warm-shared",)]  # reset through vLLM's dev-mode route, then one warm-up
 
     assert not alive(killed_servers), "a server process of the killed sweep is still running"
     assert not alive(server_tree(db))

@@ -4,7 +4,9 @@ Modes:
   closed loop   `concurrency` = N workers, each sends its next request as soon as one finishes;
   request rate  arrivals at `rate` req/s, Poisson (gaps ~ Exp(rate)) or constant (gaps = 1/rate),
                 optionally capped at `concurrency` in flight (arrivals then wait for a slot).
-Warm-up requests go first, at the same concurrency, and are not measured; `after_warmup` runs
+Warm-up requests go first, at the same concurrency, and are not measured: they are drawn from
+`warmup_items` when given (a pool the measured phase never sends), else from `items`;
+`after_warmup` runs
 between the phases (the caller snapshots server counters there). The measured phase stops
 issuing after `num_requests` or `duration_s`, or early after `max_errors` failures; requests
 already in flight finish (their own timeouts bound them). The workload is cycled as needed.
@@ -157,6 +159,7 @@ async def generate_load(
     spec: LoadSpec,
     after_warmup: Callable[[], Awaitable[None]] | None = None,
     progress: bool = True,
+    warmup_items: Sequence[T] | None = None,
 ) -> LoadResult[R]:
     """Warm up, call `after_warmup`, then drive the measured phase; returns every outcome."""
     if not items:
@@ -164,7 +167,7 @@ async def generate_load(
     result: LoadResult[R] = LoadResult()
     if spec.warmup:
         warm = LoadSpec(concurrency=spec.concurrency or 1, num_requests=spec.warmup, seed=spec.seed)
-        phase = _Phase(itertools.cycle(items), warm, spec.warmup)
+        phase = _Phase(itertools.cycle(warmup_items or items), warm, spec.warmup)
         await _drive(phase, send, warm)
         result.warmup = phase.results
     if after_warmup is not None:

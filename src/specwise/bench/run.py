@@ -28,7 +28,16 @@ from specwise.bench import client, metrics
 from specwise.bench.client import Api, RequestRecord, TokenCounter
 from specwise.bench.loadgen import Arrival, LoadSpec, generate_load
 from specwise.errors import SpecwiseError
-from specwise.servers.prometheus import Acceptance, acceptance_between, snapshot
+from specwise.servers.prometheus import (
+    Acceptance,
+    CacheCounters,
+    SpecCounters,
+    acceptance_between,
+    cache_counters,
+    cache_hit_rate,
+    scrape,
+    spec_counters,
+)
 from specwise.workloads.loaders import WorkloadRequest, load_jsonl
 
 
@@ -42,6 +51,7 @@ class Measurement:
     acceptance_note: str | None
     summary: dict[str, Any]
     stop_reason: str
+    prefix_cache_hit_rate: float | None = None  # over the measured requests (/metrics)
 
 
 @dataclass
@@ -74,13 +84,24 @@ class BenchOptions:
     arm: str | None = None
 
 
-async def _snapshot(base_url: str, api_key: str | None) -> tuple[Any, str | None]:
-    """Spec-decode counters now, or (None, why not)."""
+@dataclass(frozen=True)
+class Snapshot:
+    """The counters measure() reads before and after the measured requests."""
+
+    spec: SpecCounters | None
+    cache: CacheCounters | None
+    note: str | None  # why there are no spec-decode counters
+
+
+async def _snapshot(base_url: str, api_key: str | None) -> Snapshot:
+    """Spec-decode and prefix-cache counters now, from one scrape of /metrics."""
     try:
-        counters = await asyncio.to_thread(snapshot, base_url, api_key)
+        text = await asyncio.to_thread(scrape, base_url, api_key)
     except SpecwiseError as exc:
-        return None, str(exc)
-    return counters, None if counters is not None else "the server exports no spec-decode counters"
+        return Snapshot(None, None, str(exc))
+    spec = spec_counters(text)
+    note = None if spec is not None else "the server exports no spec-decode counters"
+    return Snapshot(spec, cache_counters(text), note)
 
 
 async def measure(
@@ -101,17 +122,21 @@ async def measure(
     slo_tpot_s: float | None = None,
     on_record: Callable[[RequestRecord], None] | None = None,
     progress: bool = True,
+    warmup_requests: list[WorkloadRequest] | None = None,
+    after_warmup: Callable[[], Any] | None = None,
 ) -> Measurement:
     """Warm up, snapshot counters, send the measured requests, snapshot again, summarize.
 
     `params` are sampling parameters passed through verbatim (temperature, max_tokens, seed,
     ignore_eos, …). `on_record` sees each measured record as it finishes (keep it cheap: it
-    runs on the client's event loop).
+    runs on the client's event loop). Warm-ups are drawn from `warmup_requests` (default: the
+    measured list); `after_warmup` runs in a thread between the warm-ups and the first counter
+    snapshot (the sweep resets the prefix cache there for a cold start).
     """
     base_url = base_url.rstrip("/")
     headers = client.auth_headers(api_key)
     timeout = client.request_timeout(timeout_s, idle_timeout_s)
-    state: dict[str, Any] = {"measuring": False, "before": None, "note": None}
+    state: dict[str, Any] = {"measuring": False, "before": Snapshot(None, None, None)}
     limit = load.concurrency or 0  # connections in the pool; 0 = unlimited (uncapped rate mode)
 
     async with client.make_session(limit) as session:
@@ -129,20 +154,25 @@ async def measure(
                 on_record(record)
             return record
 
-        async def after_warmup() -> None:
-            state["before"], state["note"] = await _snapshot(base_url, api_key)
+        async def between_phases() -> None:
+            if after_warmup is not None:
+                await asyncio.to_thread(after_warmup)
+            state["before"] = await _snapshot(base_url, api_key)
             state["measuring"] = True
 
-        result = await generate_load(requests, send, load, after_warmup, progress)
-    after, note_after = await _snapshot(base_url, api_key)
-    acceptance = acceptance_between(state["before"], after)
+        result = await generate_load(
+            requests, send, load, between_phases, progress, warmup_items=warmup_requests
+        )
+    before, after = state["before"], await _snapshot(base_url, api_key)
+    acceptance = acceptance_between(before.spec, after.spec, len(result.measured))
     return Measurement(
         records=result.measured,
         warmup=result.warmup,
         acceptance=acceptance,
-        acceptance_note=None if acceptance else (state["note"] or note_after),
+        acceptance_note=None if acceptance else (before.note or after.note),
         summary=metrics.summarize(result.measured, slo_ttft_s, slo_tpot_s),
         stop_reason=result.stop_reason,
+        prefix_cache_hit_rate=cache_hit_rate(before.cache, after.cache),
     )
 
 
@@ -207,12 +237,13 @@ def run_bench(options: BenchOptions) -> Measurement:
     options.out.mkdir(parents=True, exist_ok=True)
     started = time.time()
     done: list[RequestRecord] = []
+    measured, spare = split_warmup(requests, spec)
     try:
         m = asyncio.run(
             measure(
                 options.url,
                 options.model,
-                requests,
+                measured,
                 spec,
                 sampling_params(options),
                 api=options.api,
@@ -225,6 +256,7 @@ def run_bench(options: BenchOptions) -> Measurement:
                 slo_ttft_s=None if options.slo_ttft_ms is None else options.slo_ttft_ms / 1e3,
                 slo_tpot_s=None if options.slo_tpot_ms is None else options.slo_tpot_ms / 1e3,
                 on_record=done.append,
+                warmup_requests=spare,
             )
         )
     finally:  # also on Ctrl-C or a crash: keep every request measured so far
@@ -239,6 +271,18 @@ def run_bench(options: BenchOptions) -> Measurement:
             "the URL, model name and server log."
         )
     return m
+
+
+def split_warmup(
+    requests: list[WorkloadRequest], spec: LoadSpec
+) -> tuple[list[WorkloadRequest], list[WorkloadRequest] | None]:
+    """(measured, warm-up pool): with --num-requests N below the workload's size, warm-ups come
+    from the requests after the first N, so no measured prompt is warmed into the cache; else
+    from the whole workload (a short workload is cycled anyway)."""
+    n = spec.num_requests
+    if spec.warmup and n is not None and spec.duration_s is None and len(requests) > n:
+        return requests[:n], requests[n:]
+    return requests, None
 
 
 def write_records(path: Path, records: list[RequestRecord]) -> None:

@@ -1,0 +1,136 @@
+"""Adaptive sampling and the interleaved schedule: looks, stop reasons, resume (fake server)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from fake_openai import serving_process
+
+from specwise import adaptive, gains, store, sweep
+from specwise.gains import Gain, Interval
+from specwise.run import sweep_study
+from specwise.study import Study, expand, later_look
+
+
+def test_looks_slices_and_the_per_look_confidence():
+    assert adaptive.looks(8, 8, 32) == 4  # 8, then 3 × 8 more
+    assert adaptive.looks(8, 12, 32) == 3  # 8, 12, then the last 12 cut to the cap
+    assert [adaptive.look_slice(k, 8, 12, 32) for k in range(4)] == [(0, 8), (8, 12), (20, 12),
+                                                                      (32, 0)]  # fmt: skip
+    assert adaptive.confidence(4) == pytest.approx(1 - 0.05 / 4)
+
+
+def gain(verdict: str, low: float, high: float) -> Gain:
+    x = Interval((low + high) / 2, low, high)
+    return Gain("a", "b", 1, 0.0, 16, x, None, None, None, verdict, 0.03)
+
+
+def test_stop_reasons():
+    assert adaptive.stop_reason(gain("pays", 1.2, 1.5), 16, 48, 0.1) == (
+        "decided (pays) after 16 requests"
+    )
+    assert "half-width ±4.8% ≤ ±10%" in adaptive.stop_reason(
+        gain("inconclusive", 1.0, 1.1), 16, 48, 0.1
+    )
+    assert adaptive.stop_reason(gain("inconclusive", 0.8, 1.3), 16, 48, 0.1) is None
+    assert adaptive.stop_reason(gain("inconclusive", 0.8, 1.3), 48, 48, 0.1).startswith("cap of 48")
+
+
+def test_auto_needs_the_interleaved_schedule_and_reserves_the_cap():
+    with pytest.raises(ValueError, match="requests: auto needs schedule: interleaved"):
+        Study.model_validate({"arms": [{"name": "a"}], "requests": "auto"})
+    study = Study.model_validate(
+        {"arms": [{"name": "a"}, {"name": "b"}], "requests": "auto", "schedule": "interleaved",
+         "concurrency": [1, 4], "adaptive": {"floor": {1: 4, 4: 8}, "cap": {1: 12, 4: 24}}}
+    )  # fmt: skip
+    matrix = expand(study)
+    assert [(c.arm.name, c.concurrency, c.requests) for c in matrix] == [
+        ("a", 1, 4), ("b", 1, 4), ("b", 4, 8), ("a", 4, 8)  # arms alternate cell by cell
+    ]  # fmt: skip
+    assert study.requests_needed == 2 + 12 + 24  # the pool, then each cell's cap
+    look1 = later_look(study, matrix[0], 1)
+    assert (look1.offset, look1.requests, look1.look) == (2 + 4, 4, 1)
+    assert later_look(study, matrix[0], 3) is None  # 4 + 4 + 4 = the cap of 12
+    assert study.confidence == pytest.approx(1 - 0.05 / 3)
+
+
+@pytest.fixture(scope="module")
+def fake_url():
+    with serving_process() as (url, _):
+        yield url
+
+
+def adaptive_study(tmp_path: Path, url: str) -> Path:
+    arms = [{"name": n, "engine": "external", "url": url, "served_model_name": "ok"}
+            for n in ("base", "fast", "unsure")]  # fmt: skip
+    fields = {"name": "auto", "arms": arms, "schedule": "interleaved", "requests": "auto",
+              "adaptive": {"floor": 3, "cap": 9}, "concurrency": [1], "temperature": [0],
+              "warmup": 0, "max_tokens": 8}  # fmt: skip
+    path = tmp_path / "auto.yaml"
+    path.write_text(yaml.safe_dump(fields, sort_keys=False))
+    return path
+
+
+def test_adaptive_sampling_adds_looks_to_undecided_arms_only_then_resumes(
+    tmp_path: Path, fake_url: str, monkeypatch: pytest.MonkeyPatch
+):
+    """`fast` is decided after look 0, `unsure` never is: it and the baseline get every look to
+    the cap, `fast` none; each stop reason is stored; a second sweep measures nothing."""
+    real = gains.compare_points
+
+    def rigged(arm, *args, **kwargs):
+        g = real(arm, *args, **kwargs)
+        verdict = "pays" if arm == "fast" else "inconclusive"
+        return Gain(g.arm, g.baseline, g.concurrency, g.temperature, g.pairs,
+                    Interval(1.0, 0.5, 1.5), None, None, None, verdict, g.margin)  # fmt: skip
+
+    monkeypatch.setattr(gains, "compare_points", rigged)
+    order: list[tuple[str, int]] = []
+    measured = sweep.run_configuration
+
+    def spy(study, config, *rest):
+        order.append((config.arm.name, config.look))
+        return measured(study, config, *rest)
+
+    monkeypatch.setattr(sweep, "run_configuration", spy)
+    path, out = adaptive_study(tmp_path, fake_url), tmp_path / "out"
+    result = sweep_study(path, out)
+    assert order == [("base", 0), ("fast", 0), ("unsure", 0),  # look 0: every arm
+                     ("unsure", 1), ("base", 1),  # look 1 reversed: the undecided arm + baseline
+                     ("base", 2), ("unsure", 2)]  # fmt: skip
+    assert (result.done, result.failed) == (7, 0)
+    conn = store.connect(store.store_path(out))
+    runs = {(r["arm"], r["look"]): r for r in store.runs(conn)}
+    assert runs[("fast", 0)]["sampling"] == "decided (pays) after 3 requests"
+    assert runs[("unsure", 2)]["sampling"] == "cap of 9 requests reached, still inconclusive"
+    assert runs[("base", 2)]["sampling"] == "the arms compared with it stopped"
+    ids = {k: [r["request_id"] for r in store.load_records(conn, v["id"])] for k, v in runs.items()}
+    assert ids[("base", 1)] == ids[("unsure", 1)]  # every look pairs across arms
+    assert not set(ids[("unsure", 0)]) & set(ids[("unsure", 1)])  # and draws new requests
+    conn.close()
+    order.clear()
+    again = sweep_study(path, out)
+    assert order == [] and again.done == 0  # every cell finished: no server started either
+
+
+def test_interleaved_fixed_requests_alternate_the_arm_order_cell_by_cell(
+    tmp_path: Path, fake_url: str, monkeypatch: pytest.MonkeyPatch
+):
+    order: list[tuple[str, int]] = []
+    measured = sweep.run_configuration
+
+    def spy(study, config, *rest):
+        order.append((config.arm.name, config.concurrency))
+        return measured(study, config, *rest)
+
+    monkeypatch.setattr(sweep, "run_configuration", spy)
+    arms = [{"name": n, "engine": "external", "url": fake_url, "served_model_name": "ok"}
+            for n in ("base", "spec")]  # fmt: skip
+    path = tmp_path / "i.yaml"
+    fields = {"arms": arms, "schedule": "interleaved", "requests": 2, "concurrency": [1, 2, 3],
+              "warmup": 0, "max_tokens": 4}  # fmt: skip
+    path.write_text(yaml.safe_dump(fields))
+    assert sweep_study(path, tmp_path / "out").done == 6
+    assert order == [("base", 1), ("spec", 1), ("spec", 2), ("base", 2), ("base", 3), ("spec", 3)]
