@@ -62,6 +62,19 @@ def fake_url():
         yield url
 
 
+def measuring_order(monkeypatch: pytest.MonkeyPatch, field: str) -> list[tuple[str, int]]:
+    """(arm, config.<field>) of every configuration the sweep measures, in order."""
+    order: list[tuple[str, int]] = []
+    measured = sweep.run_configuration
+
+    def spy(study, config, *rest):
+        order.append((config.arm.name, getattr(config, field)))
+        return measured(study, config, *rest)
+
+    monkeypatch.setattr(sweep, "run_configuration", spy)
+    return order
+
+
 def adaptive_study(tmp_path: Path, url: str) -> Path:
     arms = [{"name": n, "engine": "external", "url": url, "served_model_name": "ok"}
             for n in ("base", "fast", "unsure")]  # fmt: skip
@@ -87,14 +100,7 @@ def test_adaptive_sampling_adds_looks_to_undecided_arms_only_then_resumes(
                     Interval(1.0, 0.5, 1.5), None, None, None, verdict, g.margin)  # fmt: skip
 
     monkeypatch.setattr(gains, "compare_points", rigged)
-    order: list[tuple[str, int]] = []
-    measured = sweep.run_configuration
-
-    def spy(study, config, *rest):
-        order.append((config.arm.name, config.look))
-        return measured(study, config, *rest)
-
-    monkeypatch.setattr(sweep, "run_configuration", spy)
+    order = measuring_order(monkeypatch, "look")
     path, out = adaptive_study(tmp_path, fake_url), tmp_path / "out"
     result = sweep_study(path, out)
     assert order == [("base", 0), ("fast", 0), ("unsure", 0),  # look 0: every arm
@@ -118,14 +124,7 @@ def test_adaptive_sampling_adds_looks_to_undecided_arms_only_then_resumes(
 def test_interleaved_fixed_requests_alternate_the_arm_order_cell_by_cell(
     tmp_path: Path, fake_url: str, monkeypatch: pytest.MonkeyPatch
 ):
-    order: list[tuple[str, int]] = []
-    measured = sweep.run_configuration
-
-    def spy(study, config, *rest):
-        order.append((config.arm.name, config.concurrency))
-        return measured(study, config, *rest)
-
-    monkeypatch.setattr(sweep, "run_configuration", spy)
+    order = measuring_order(monkeypatch, "concurrency")
     arms = [{"name": n, "engine": "external", "url": fake_url, "served_model_name": "ok"}
             for n in ("base", "spec")]  # fmt: skip
     path = tmp_path / "i.yaml"

@@ -25,6 +25,7 @@ from specwise.bench.client import RequestRecord
 from specwise.errors import SpecwiseError
 from specwise.gains import RequestPoint
 from specwise.servers.prometheus import Acceptance, acceptance_from_dict
+from specwise.study import Study, cell_label
 
 SAMPLES_PER_ROW = 2  # model outputs kept per configuration (shown escaped in the report)
 FORMATS = ("csv", "parquet", "json")
@@ -79,9 +80,9 @@ class Row:
 
     @property
     def label(self) -> str:
-        label = f"{self.arm} c={self.concurrency} T={self.temperature:g}"
-        label += f" r={self.repeat}" if self.repeat else ""
-        return label + (f" look {self.look}" if self.look else "")
+        return (
+            f"{self.arm} {cell_label(self.concurrency, self.temperature, self.repeat, self.look)}"
+        )
 
 
 @dataclass
@@ -278,8 +279,6 @@ def load_results(
 
 def study_confidence(spec: dict[str, Any]) -> float:
     """The stored study's interval confidence (Study.confidence); 95 % for older stores."""
-    from specwise.study import Study
-
     try:
         return Study.model_validate(spec).confidence
     except ValueError:

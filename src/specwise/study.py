@@ -284,13 +284,18 @@ class Configuration:
 
     @property
     def label(self) -> str:
-        label = f"c={self.concurrency} T={self.temperature:g}"
-        label += f" r={self.repeat}" if self.repeat else ""
-        return label + (f" look {self.look}" if self.look else "")
+        return cell_label(self.concurrency, self.temperature, self.repeat, self.look)
 
     @property
     def cell(self) -> tuple[float, int, int]:
         return (self.temperature, self.concurrency, self.repeat)
+
+
+def cell_label(concurrency: int, temperature: float, repeat: int = 0, look: int = 0) -> str:
+    """ "c=4 T=0.5 r=1 look 2" (repeat and look only where not 0)."""
+    label = f"c={concurrency} T={temperature:g}"
+    label += f" r={repeat}" if repeat else ""
+    return label + (f" look {look}" if look else "")
 
 
 def load_study(path: Path) -> Study:

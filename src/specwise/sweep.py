@@ -25,7 +25,6 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
 from itertools import groupby
@@ -51,7 +50,7 @@ from specwise.bench.loadgen import LoadSpec
 from specwise.bench.run import measure
 from specwise.errors import SpecwiseError
 from specwise.models import KNOWN_MODELS, model_dir
-from specwise.servers.launch import Server, health_ok, log_tail, start
+from specwise.servers.launch import Server, health_ok, log_tail, spawn, start, wait_healthy
 from specwise.servers.prometheus import Acceptance, scrape
 from specwise.servers.sglang import sglang_command
 from specwise.servers.vllm import vllm_command
@@ -258,25 +257,38 @@ class Running:
 
 
 def start_all(study: Study, conn: sqlite3.Connection, out: Path) -> dict[str, Running]:
-    """Start every arm's server at once (a thread per arm waits for its /health, so start-ups
-    overlap), then record each in the store; a failure becomes the reason of the arm's runs."""
+    """Launch every arm's server at once, then wait for each one's /health (their start-ups
+    overlap), and record each in the store; a failure becomes the reason of the arm's runs.
+    Interrupted, it stops every server it launched."""
     log_dir = out / "logs" / time.strftime("%Y%m%d-%H%M%S")
-
-    def launch(arm: StudyArm) -> tuple[Server | None, str | None]:
-        arm = server_arm(study, arm)
-        if (reason := missing_path(arm)) is not None:
-            return None, reason
-        try:
-            return start(arm, log_dir), None
-        except SpecwiseError as exc:
-            return None, f"server did not start: {exc}"
-
-    with ThreadPoolExecutor(max_workers=len(study.arms)) as pool:
-        launched = list(pool.map(launch, study.arms))
+    launched: dict[str, tuple[Server | None, str | None]] = {}
+    try:
+        for arm in study.arms:
+            arm = server_arm(study, arm)
+            reason = missing_path(arm)
+            try:
+                launched[arm.name] = (
+                    (spawn(arm, log_dir), None) if reason is None else (None, reason)
+                )
+            except SpecwiseError as exc:
+                launched[arm.name] = (None, f"server did not start: {exc}")
+        for name, (server, _) in launched.items():
+            if server is None:
+                continue
+            try:
+                wait_healthy(server, server.arm.startup_timeout_s)
+            except SpecwiseError as exc:
+                server.stop(grace_s=5.0)
+                launched[name] = (None, f"server did not start: {exc}")
+    except BaseException:
+        for server, _ in launched.values():
+            if server is not None:
+                server.stop(grace_s=5.0)
+        raise
     running = {}
-    for arm, (server, reason) in zip(study.arms, launched, strict=True):
-        server_id = store.add_server(conn, arm.name, server_info(server)) if server else None
-        running[arm.name] = Running(server, server_id, reason)
+    for name, (server, reason) in launched.items():
+        server_id = store.add_server(conn, name, server_info(server)) if server else None
+        running[name] = Running(server, server_id, reason)
     return running
 
 

@@ -130,6 +130,17 @@ def server_command(arm: Arm, port: int) -> list[str]:
 
 def start(arm: Arm, log_dir: Path, timeout_s: float | None = None) -> Server:
     """Start (or, for external arms, just describe) the arm's server and wait until healthy."""
+    server = spawn(arm, log_dir)
+    try:
+        wait_healthy(server, timeout_s or arm.startup_timeout_s)
+    except BaseException:
+        server.stop(grace_s=5.0)
+        raise
+    return server
+
+
+def spawn(arm: Arm, log_dir: Path) -> Server:
+    """Launch the arm's server process without waiting for it (external arms: describe it)."""
     api_key = api_key_for(arm)
     if arm.engine == "external":
         assert arm.url is not None
@@ -152,16 +163,14 @@ def start(arm: Arm, log_dir: Path, timeout_s: float | None = None) -> Server:
         )
     server = Server(arm, f"http://127.0.0.1:{port}", api_key, log_path, process, command)
     _running.add(server)
-    try:
-        wait_healthy(server, timeout_s or arm.startup_timeout_s)
-    except BaseException:
-        server.stop(grace_s=5.0)
-        raise
     return server
 
 
 def wait_healthy(server: Server, timeout_s: float) -> None:
-    """Poll GET /health until 200; raise with the log tail if the process exits or time runs out."""
+    """Poll GET /health until 200; raise with the log tail if the process exits or time runs out.
+    An external server (no process) is taken as it is."""
+    if server.process is None:
+        return
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if not server.alive():
