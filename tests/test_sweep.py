@@ -398,6 +398,9 @@ def test_dry_run_prints_the_matrix_and_commands(capsys: pytest.CaptureFixture[st
     assert "paper: 40 configurations" in text
     assert "vllm.entrypoints.openai.api_server" in text and "eagle3-k5" in text
     assert json.dumps({"method": "eagle3"})[:-1] in text
+    sweep.dry_run(REPO / "studies" / "quick.yaml")
+    text = capsys.readouterr().out
+    assert "quick: 6 configurations" in text and "8 (auto, ≤ 32)" in text
 
 
 def test_engine_dead_tells_a_healthy_server_from_a_dead_engine(

@@ -391,7 +391,7 @@ def _f(value: float | None, spec: str) -> str:
 def summary_table(data: StudyData, title: str) -> Table:
     """The table printed at the end of a sweep: one line per configuration."""
     table = Table(title=title, title_justify="left")
-    columns = ["arm", "c", "T", "out tok/s", "vs base [95 % CI]", "verdict", "TTFT p50"]
+    columns = ["arm", "c", "T", "out tok/s", "vs base [CI]", "verdict", "TTFT p50"]
     columns += ["TPOT p50", "accept", "AL", "tok/step", "cache hit", "errors"]
     for col in columns:
         table.add_column(col, justify="left" if col in ("arm", "verdict") else "right")

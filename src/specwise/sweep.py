@@ -793,9 +793,12 @@ def dry_run(study_path: Path, out: Path | None = None) -> Table:
         table.add_column(col, justify="left" if left else "right", no_wrap=left)
     for i, c in enumerate(matrix, 1):
         state = "done" if c.key in done else "to measure"
+        count = str(c.requests)
+        if study.adaptive_sampling:  # the first look, then more up to the cap
+            count += f" (auto, ≤ {study.slice_for(c.concurrency)})"
         table.add_row(
             str(i), c.arm.name, str(c.concurrency), f"{c.temperature:g}", str(c.repeat),
-            str(c.requests), state,
+            count, state,
         )  # fmt: skip
     console = wide_console()
     console.print(table)

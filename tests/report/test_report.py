@@ -74,6 +74,9 @@ def test_decision_per_arm_and_load(study: StudyData):
     assert "pays at c = 1 (+" in k3 and "enable it at c ≤ " in k3
     assert any(x.startswith("eagle3-k3 on 1 GPU delivers ") for x in lines)  # GPU counts differ
     assert "concurrency 32, temperature 0" in lines[-1]
+    summary = tables.decided_summary(study)
+    decided = sum(r["verdict"] != "inconclusive" for r in tables.gains_table(study).rows)
+    assert summary.startswith(f"{decided} of 24 arm × cell gains decided")
 
 
 def test_prices_override():

@@ -99,15 +99,19 @@ def speedup_figure(a: StudyData, b: StudyData, out: Path) -> plots.Plot | None:
     fig.savefig(png, dpi=plots.DPI)
     fig.savefig(svg, metadata={"Date": None})
     plt.close(fig)
-    return plots.Plot("compare_speedup", "Gains, both studies", "Paired X with 95 % CI.", png, svg)
+    return plots.Plot(
+        "compare_speedup", "Gains, both studies", "Paired X with its interval.", png, svg
+    )
 
 
 def compare_blocks(a: StudyData, b: StudyData, figure: plots.Plot | None) -> list[Block]:
     blocks: list[Block] = [
         ("h2", f"A: {a.name}"),
         ("list", tables.decision_lines(a)),
+        ("p", tables.decided_summary(a) + "."),
         ("h2", f"B: {b.name}"),
         ("list", tables.decision_lines(b)),
+        ("p", tables.decided_summary(b) + "."),
         ("table", joined_table(a, b)),
     ]
     if figure is not None:

@@ -23,7 +23,11 @@ def study_blocks(data: StudyData, plots: list[Plot]) -> list[Block]:
     blocks: list[Block] = [
         ("h2", "Decision"),
         ("list", tables.decision_lines(data)),
-        ("p", f"{done} of {total} configurations measured; baseline: {data.baseline}."),
+        (
+            "p",
+            f"{done} of {total} configurations measured; baseline: {data.baseline}. "
+            f"{tables.decided_summary(data)}.",
+        ),
         ("table", tables.gains_table(data)),
         ("table", tables.study_table(data)),
         ("table", tables.capacity_table(data)),

@@ -103,7 +103,7 @@ def speedup(data: StudyData) -> Figure | None:
     if not sp:
         return None
     temps = _temps(data)
-    fig, axes = _grid(len(temps), f"Throughput ratio vs {data.baseline} (paired, 95 % CI)")
+    fig, axes = _grid(len(temps), f"Throughput ratio vs {data.baseline} (paired, with interval)")
     for ax, t in zip(axes, temps, strict=True):
         for (arm, temp), points in sorted(sp.items()):
             if temp == t and points:
@@ -258,7 +258,12 @@ def verdicts(data: StudyData) -> Figure | None:
 FIGURES = (  # (name, title, draw, caption) in report order
     ("throughput", "Throughput vs concurrency", throughput, "Output tok/s per arm and T."),
     ("tpot", "TPOT vs concurrency", tpot, "Median TPOT = (E2E − TTFT) / (out − 1)."),
-    ("speedup", "Speedup vs concurrency", speedup, "Paired X with 95 % CI; band = break-even."),
+    (
+        "speedup",
+        "Speedup vs concurrency",
+        speedup,
+        "Paired X with its interval; band = break-even.",
+    ),
     ("theory", "Theoretical check", theory, "Solid: measured X; dashed: tokens per step / r."),
     ("per_position", "Per-position acceptance", per_position, "αᵢ = accepted at i / drafts."),
     ("acceptance_lengths", "Acceptance length per request", acceptance_lengths, "Pooled."),

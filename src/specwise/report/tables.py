@@ -143,7 +143,7 @@ def gains_table(data: StudyData) -> Table:
         ("stopped", "sampling stopped", ""),
     ]
     m, level = percent(data.margin), percent(data.confidence)
-    adaptive = " (adaptive sampling: 1 − 5 %/K over K looks)" if data.confidence < 0.95 else ""
+    adaptive = " (adaptive sampling: 1 − 5 %/K over K looks)" if data.confidence > 0.95 else ""
     note = (
         f"Against {data.baseline} on the same requests (pairs = requests both answered, repeats "
         "and looks pooled). Throughput ratio X = (Σ tokens / Σ E2E) of the arm over the "
@@ -350,6 +350,23 @@ def decision_lines(data: StudyData) -> list[str]:
     if not lines:
         lines.append(f"No speculative arm was measured against {data.baseline}; nothing to decide.")
     return lines
+
+
+def decided_summary(data: StudyData) -> str:
+    """ "3 of 4 arm × cell gains decided (pays, loses or break-even); median interval
+    half-width ±8.1 %" (half-width = (high − low) / 2 / estimate)."""
+    found = [g for g in pair_with_baseline(data) if g.throughput is not None]
+    if not found:
+        return "No gain over the baseline was measured."
+    decided = sum(g.decided for g in found)
+    halves = sorted((g.throughput.high - g.throughput.low) / 2 / g.throughput.estimate
+                    for g in found if g.throughput)  # fmt: skip
+    mid = len(halves) // 2
+    median = halves[mid] if len(halves) % 2 else (halves[mid - 1] + halves[mid]) / 2
+    return (
+        f"{decided} of {len(found)} arm × cell gains decided (pays, loses or break-even); "
+        f"median interval half-width ±{median:.1%}".replace("%", " %")
+    )
 
 
 def headline(data: StudyData) -> str:
