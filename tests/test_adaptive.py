@@ -9,6 +9,8 @@ import yaml
 from fake_openai import serving_process
 
 from specwise import adaptive, gains, store, sweep
+from specwise.bench.client import RequestRecord
+from specwise.bench.metrics import span_s
 from specwise.gains import Gain, Interval
 from specwise.run import sweep_study
 from specwise.study import Study, expand, later_look
@@ -63,15 +65,15 @@ def fake_url():
 
 
 def measuring_order(monkeypatch: pytest.MonkeyPatch, field: str) -> list[tuple[str, int]]:
-    """(arm, config.<field>) of every configuration the sweep measures, in order."""
+    """(arm, config.<field>) of every turn the sweep measures, in order."""
     order: list[tuple[str, int]] = []
-    measured = sweep.run_configuration
+    measured = sweep.take_turn
 
-    def spy(study, config, *rest):
-        order.append((config.arm.name, getattr(config, field)))
-        return measured(study, config, *rest)
+    def spy(study, turns, *rest):
+        order.append((turns.config.arm.name, getattr(turns.config, field)))
+        return measured(study, turns, *rest)
 
-    monkeypatch.setattr(sweep, "run_configuration", spy)
+    monkeypatch.setattr(sweep, "take_turn", spy)
     return order
 
 
@@ -80,7 +82,7 @@ def adaptive_study(tmp_path: Path, url: str) -> Path:
             for n in ("base", "fast", "unsure")]  # fmt: skip
     fields = {"name": "auto", "arms": arms, "schedule": "interleaved", "requests": "auto",
               "adaptive": {"floor": 3, "cap": 9}, "concurrency": [1], "temperature": [0],
-              "warmup": 0, "max_tokens": 8}  # fmt: skip
+              "warmup": 0, "max_tokens": 8, "block": 3}  # fmt: skip
     path = tmp_path / "auto.yaml"
     path.write_text(yaml.safe_dump(fields, sort_keys=False))
     return path
@@ -133,3 +135,39 @@ def test_interleaved_fixed_requests_alternate_the_arm_order_cell_by_cell(
     path.write_text(yaml.safe_dump(fields))
     assert sweep_study(path, tmp_path / "out").done == 6
     assert order == [("base", 1), ("spec", 1), ("spec", 2), ("base", 2), ("base", 3), ("spec", 3)]
+
+
+def test_a_cell_is_measured_in_turns_of_block_requests_stored_as_one_run_per_arm(
+    tmp_path: Path, fake_url: str, monkeypatch: pytest.MonkeyPatch
+):
+    """Blocks of 2 of a 5-request cell: 3 turns per arm, ABBA; each arm's run holds its 5
+    requests in order, the same ids as the baseline's, its span the sum of its turns'."""
+    order = measuring_order(monkeypatch, "concurrency")
+    arms = [{"name": n, "engine": "external", "url": fake_url, "served_model_name": "ok"}
+            for n in ("base", "spec")]  # fmt: skip
+    path = tmp_path / "b.yaml"
+    fields = {"arms": arms, "schedule": "interleaved", "requests": 5, "concurrency": [1],
+              "warmup": 0, "max_tokens": 4, "block": 2}  # fmt: skip
+    path.write_text(yaml.safe_dump(fields))
+    out = tmp_path / "out"
+    assert sweep_study(path, out).done == 2
+    assert [a for a, _ in order] == ["base", "spec", "spec", "base", "base", "spec"]
+    conn = store.connect(store.store_path(out))
+    runs = {r["arm"]: r for r in store.runs(conn)}
+    ids = {a: [d["request_id"] for d in store.load_records(conn, r["id"])] for a, r in runs.items()}
+    assert len(ids["base"]) == 5 and ids["base"] == ids["spec"]
+    records = [RequestRecord.from_dict(d) for d in store.load_records(conn, runs["spec"]["id"])]
+    assert [r.extra["index"] for r in records] == [0, 1, 2, 3, 4]
+    summary = runs["spec"]["summary"]
+    busy = sum(r.ended_at - r.started_at for r in records)  # c = 1: the turns' spans, no gaps
+    assert busy <= summary["duration_s"] < span_s(records)  # the other arm's turns left out
+    conn.close()
+
+
+def test_block_needs_the_interleaved_schedule():
+    with pytest.raises(ValueError, match="block needs schedule: interleaved"):
+        Study.model_validate({"arms": [{"name": "a"}], "block": 2})
+    study = Study.model_validate(
+        {"arms": [{"name": "a"}], "schedule": "interleaved", "concurrency": [1, 4]}
+    )
+    assert (study.block_for(1), study.block_for(4)) == (2, 8)

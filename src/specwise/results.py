@@ -24,7 +24,7 @@ from specwise.bench import metrics
 from specwise.bench.client import RequestRecord
 from specwise.errors import SpecwiseError
 from specwise.gains import RequestPoint
-from specwise.servers.prometheus import Acceptance, acceptance_from_dict
+from specwise.servers.prometheus import Acceptance, acceptance_from_dict, sum_acceptance
 from specwise.study import Study, cell_label
 
 SAMPLES_PER_ROW = 2  # model outputs kept per configuration (shown escaped in the report)
@@ -141,20 +141,7 @@ def request_lengths(records: list[RequestRecord]) -> tuple[list[float], str | No
 
 def pooled_acceptance(rows: list[Row]) -> Acceptance | None:
     """The counters of several runs (a cell's repeats) summed; None if any run has none."""
-    accs = [r.acceptance for r in rows]
-    if not accs or any(a is None for a in accs):
-        return None
-    n = max(len(a.accepted_per_position) for a in accs if a)
-    pos = [sum((a.accepted_per_position + (0,) * n)[i] for a in accs if a) for i in range(n)]
-    generated = [a.generated for a in accs if a]
-    return Acceptance(
-        drafts=sum(a.drafts for a in accs if a),
-        draft_tokens=sum(a.draft_tokens for a in accs if a),
-        accepted=sum(a.accepted for a in accs if a),
-        accepted_per_position=tuple(pos),
-        generated=None if None in generated else sum(g or 0 for g in generated),
-        requests=sum(a.requests for a in accs if a),
-    )
+    return sum_acceptance([r.acceptance for r in rows])
 
 
 def cell_points(conn: sqlite3.Connection, keys: list[str]) -> dict[str, list[RequestPoint]]:

@@ -123,6 +123,9 @@ class Study(BaseModel):
     # sequential: one arm's server at a time, all its configurations, then the next arm;
     # interleaved: every arm's server up at once, each cell measured arm after arm (ABBA)
     schedule: Literal["sequential", "interleaved"] = "sequential"
+    # interleaved: the requests an arm sends in one turn before the next arm's (or per
+    # concurrency; default 2 × concurrency): short turns put the machine's drift on every arm
+    block: PerConcurrency | None = None
     warmup: int = Field(default=2, ge=0)  # unmeasured requests before each configuration
     # unmeasured requests once per server start, before its first configuration (on top of
     # `warmup`): the cold first request of a fresh server, without paying it per configuration
@@ -189,6 +192,12 @@ class Study(BaseModel):
                     "requests: auto needs schedule: interleaved (every arm's server up at once, "
                     "so a cell can add requests to all arms)"
                 )
+        if self.block is not None:
+            if self.schedule != "interleaved":
+                raise ValueError(
+                    "block needs schedule: interleaved (a sequential sweep runs one arm at a time)"
+                )
+            counts += [("block", self.block)]
         for name, value in counts:
             if isinstance(value, dict):
                 missing = [c for c in self.concurrency if c not in value]
@@ -223,6 +232,10 @@ class Study(BaseModel):
             if self.adaptive_sampling
             else (self.requests_for(concurrency))
         )
+
+    def block_for(self, concurrency: int) -> int:
+        """Requests per arm's turn in an interleaved cell: `block`, default 2 × concurrency."""
+        return 2 * concurrency if self.block is None else _at(self.block, concurrency)
 
     def step_for(self, concurrency: int) -> int:
         step = self.adaptive.step

@@ -5,6 +5,9 @@ For each arm: start its server once, run its concurrency × temperature × repea
 requests), stop it; then the next arm (study.measuring_order: ABBA over repeats). Each cell
 sends its own slice of the workload (study.offsets), the same for every arm in the same order
 with the same sampling seed, so outputs pair across arms by request id.
+Interleaved (`schedule: interleaved`): every arm's server up at once; cell by cell, the arms
+take turns of `block` requests (ABBA: reversed every other turn), each configuration stored as
+one run once its last turn is in; adaptive looks add turns to the arms still undecided.
 
 Resume: configurations already done are skipped; one interrupted by a kill left no rows and is
 measured again; failed ones are retried. A server that dies mid-arm fails its remaining
@@ -24,9 +27,9 @@ import sqlite3
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import groupby
 from pathlib import Path
 from typing import Any, TextIO
@@ -47,7 +50,7 @@ from rich.table import Table
 from specwise import adaptive, store
 from specwise.bench.client import RequestRecord
 from specwise.bench.loadgen import LoadSpec
-from specwise.bench.run import measure
+from specwise.bench.run import Measurement, combine, measure
 from specwise.errors import SpecwiseError
 from specwise.models import KNOWN_MODELS, model_dir
 from specwise.servers.launch import Server, health_ok, log_tail, spawn, start, wait_healthy
@@ -330,18 +333,75 @@ def run_cell(
 ) -> Iterator[str]:
     """The looks of one cell (just look 0 unless adaptive); yields each measured status."""
     progress.start_arm(configs[0].label, configs, "cell")
-    active, look = list(configs), 0
+    active, look, turns = list(configs), 0, 0
     while active:
-        order = active if look % 2 == 0 else active[::-1]
         done = store.done_keys(conn)
-        for config in order:
-            if config.key not in done:
-                yield run_on(study, config, requests, conn, running[config.arm.name], progress)
+        todo = [c for c in active if c.key not in done]
+        turns += yield from run_look(study, todo, requests, conn, running, progress, turns)
         if not study.adaptive_sampling:
             return
         look += 1
         active = next_look(study, conn, configs, active, look)
         progress.add_configurations(active)
+
+
+@dataclass
+class Turns:
+    """One configuration measured in turns: its requests in blocks, the blocks measured."""
+
+    config: Configuration
+    blocks: list[list[WorkloadRequest]]
+    pool: list[WorkloadRequest]  # the warm-up pool: requests no cell measures
+    parts: list[Measurement] = field(default_factory=list)
+    started: float = field(default_factory=time.time)
+    before: str | None = None  # the server's /metrics text before the first block
+    failed: str | None = None  # why its turns ended early: the stored run's reason
+
+    @property
+    def measured(self) -> int:
+        return sum(len(p.records) for p in self.parts)
+
+
+def run_look(
+    study: Study,
+    configs: list[Configuration],
+    requests: list[WorkloadRequest],
+    conn: sqlite3.Connection,
+    running: dict[str, Running],
+    progress: SweepProgress,
+    flip: int,
+) -> Generator[str, None, int]:
+    """One look of a cell on the arms still sampling: each arm's requests in blocks of
+    `study.block_for(c)`, the arms taking turns block by block in ABBA order (reversed every
+    other block, `flip` blocks into the cell), so the machine's drift falls on every arm
+    alike; each configuration is stored once its last block is in. Returns the blocks run."""
+    if not configs:
+        return 0
+    size = study.block_for(configs[0].concurrency)
+    pool = requests[: study.warmup_pool]
+    all_turns = [Turns(c, blocks(cell_requests(requests, c), size), pool) for c in configs]
+    for t in all_turns:
+        r = running[t.config.arm.name]
+        if not t.config.look:  # the first look on a server gets its one-off warm-up too
+            r.measured += 1
+    count = max(len(t.blocks) for t in all_turns)
+    for b in range(count):
+        order = all_turns if (b + flip) % 2 == 0 else all_turns[::-1]
+        for t in order:
+            if t.failed is None and b < len(t.blocks):
+                r = running[t.config.arm.name]
+                warmup = 0
+                if b == 0 and not t.config.look:
+                    warmup = study.warmup + (study.server_warmup if r.measured == 1 else 0)
+                take_turn(study, t, b, r, progress, warmup)
+    for t in all_turns:
+        yield finish(study, t, running[t.config.arm.name], conn, progress)
+    return count
+
+
+def blocks(requests: list[WorkloadRequest], size: int) -> list[list[WorkloadRequest]]:
+    """The requests cut into consecutive blocks of `size` (the last may be shorter)."""
+    return [requests[i : i + size] for i in range(0, len(requests), size)]
 
 
 def cell_finished(study: Study, conn: sqlite3.Connection, configs: list[Configuration]) -> bool:
@@ -353,29 +413,6 @@ def cell_finished(study: Study, conn: sqlite3.Connection, configs: list[Configur
         return True
     stopped = store.sampled_keys(conn)
     return all(any(k == c.key or k.startswith(c.key + "+l") for k in stopped) for c in configs)
-
-
-def run_on(
-    study: Study,
-    config: Configuration,
-    requests: list[WorkloadRequest],
-    conn: sqlite3.Connection,
-    r: Running,
-    progress: SweepProgress,
-) -> str:
-    """One configuration on its arm's running server; a dead server fails it with the reason."""
-    if r.server is not None and r.reason is None and not r.server.alive():
-        r.reason = died(r.server)
-    if r.server is None or r.reason is not None:
-        return fail(conn, config, study, r.reason or "server did not start", r.server_id, progress)
-    warmup = study.warmup + (study.server_warmup if r.measured == 0 else 0)
-    r.measured += 1
-    status = run_configuration(
-        study, config, requests, r.server, r.server_id or 0, conn, progress, warmup
-    )
-    if status == "failed":
-        r.reason = engine_dead(r.server)
-    return status
 
 
 def next_look(
@@ -488,65 +525,98 @@ def run_configuration(
     progress: SweepProgress,
     warmup: int,
 ) -> str:
-    """Measure one configuration and store it whole; a failure is stored with its reason.
-    `warmup`: unmeasured requests first."""
-    progress.start_configuration(config)
-    started = time.time()
+    """Measure one configuration in one block and store it whole; a failure is stored with
+    its reason. `warmup`: unmeasured requests first."""
+    t = Turns(config, [cell_requests(requests, config)], requests[: study.warmup_pool])
+    r = Running(server, server_id, None)
+    take_turn(study, t, 0, r, progress, warmup)
+    return finish(study, t, r, conn, progress)
+
+
+def take_turn(
+    study: Study, t: Turns, b: int, r: Running, progress: SweepProgress, warmup: int
+) -> None:
+    """Measure block `b` of the configuration on its arm's server; the first block of a
+    first look resets the prefix cache (study policy) and warms up. A failure ends its turns."""
+    if r.server is not None and r.reason is None and not r.server.alive():
+        r.reason = died(r.server)
+    if r.server is None or r.reason is not None:
+        t.failed = r.reason or "server did not start"
+        return
+    server, config = r.server, t.config
+    progress.start_configuration(config, t.measured)
     policy = prefix_policy(study, config.arm)
-    if config.look:  # the server just measured this cell's previous look: warm, its cache too
-        warmup = 0
-    elif policy == "warm-shared":
+    first = b == 0 and not config.look  # later blocks and looks: the server is warm already
+    if first and policy == "warm-shared":
         warmup = max(1, warmup)  # the one request that caches the shared prefix
     try:
-        before = metrics_text(server)
-        if policy == "warm-shared" and not config.look:
+        if b == 0:
+            t.before = metrics_text(server)
+        if first and policy == "warm-shared":
             reset_prefix_cache(server)
         m = asyncio.run(
             measure(
                 server.base_url,
                 server.model,
-                cell_requests(requests, config),
-                load_spec(study, config, warmup),
+                t.blocks[b],
+                load_spec(study, config, warmup if first else 0, len(t.blocks[b])),
                 sampling_params(study, config),
                 api=study.api,
                 api_key=server.api_key,
                 arm=config.arm.name,
                 timeout_s=study.request_timeout_s,
-                slo_ttft_s=None if study.slo.ttft_ms is None else study.slo.ttft_ms / 1e3,
-                slo_tpot_s=None if study.slo.tpot_ms is None else study.slo.tpot_ms / 1e3,
                 on_record=progress.record,
                 progress=False,
-                warmup_requests=requests[: study.warmup_pool],
-                after_warmup=(lambda: reset_prefix_cache(server)) if policy == "cold" else None,
+                warmup_requests=t.pool,
+                after_warmup=(
+                    (lambda: reset_prefix_cache(server)) if first and policy == "cold" else None
+                ),
             )
         )
-        after = metrics_text(server)
     except SpecwiseError as exc:
-        return fail(conn, config, study, str(exc), server_id, progress)
+        t.failed = str(exc)
+        return
+    t.parts.append(m)
     if not server.alive():
-        return fail(conn, config, study, died(server), server_id, progress)
-    if m.summary.get("failed") and (reason := engine_dead(server)):
-        return fail(conn, config, study, reason, server_id, progress)
-    run = run_row(study, config, "done", None, server_id, started)
+        t.failed = r.reason = died(server)
+    elif m.summary.get("failed") and (reason := engine_dead(server)):
+        t.failed = r.reason = reason
+
+
+def finish(
+    study: Study, t: Turns, r: Running, conn: sqlite3.Connection, progress: SweepProgress
+) -> str:
+    """Store the configuration's blocks as one run (or its failure with the reason)."""
+    config = t.config
+    if t.failed is not None or not t.parts or r.server is None:
+        return fail(conn, config, study, t.failed or "server did not start", r.server_id, progress)
+    slo = study.slo
+    m = combine(
+        t.parts,
+        None if slo.ttft_ms is None else slo.ttft_ms / 1e3,
+        None if slo.tpot_ms is None else slo.tpot_ms / 1e3,
+    )
+    after = metrics_text(r.server)
+    run = run_row(study, config, "done", None, r.server_id, t.started)
     run |= {
         "requests": len(m.records),
         "summary": m.summary,
         "acceptance": m.acceptance.to_dict() if m.acceptance else None,
         "acceptance_note": m.acceptance_note,
         "stop_reason": m.stop_reason,
-        "prefix_cache": policy,
+        "prefix_cache": prefix_policy(study, config.arm),
         "prefix_cache_hit_rate": m.prefix_cache_hit_rate,
     }
     records = sorted((r.to_dict() for r in m.records), key=lambda r: r["extra"]["index"])
-    store.save_run(conn, run, records, {"before": before, "after": after})
+    store.save_run(conn, run, records, {"before": t.before, "after": after})
     progress.finish_configuration(config, m.summary, m.acceptance)
     return "done"
 
 
-def load_spec(study: Study, config: Configuration, warmup: int) -> LoadSpec:
+def load_spec(study: Study, config: Configuration, warmup: int, count: int) -> LoadSpec:
     return LoadSpec(
         concurrency=config.concurrency,
-        num_requests=config.requests,
+        num_requests=count,
         warmup=warmup,
         seed=(study.seed or 0) + config.repeat,  # arrival order only (closed loop: unused)
     )
@@ -722,14 +792,15 @@ class SweepProgress:
             if found and more:
                 self.bars.update(found[0].id, total=(found[0].total or 0) + more)
 
-    def start_configuration(self, config: Configuration) -> None:
+    def start_configuration(self, config: Configuration, done: int = 0) -> None:
+        """The configuration's bar (again, for its next turn: `done` requests so far)."""
         assert self.arm is not None
         if self.group == "arm":
             self.bars.update(self.arm, description=f"arm {config.arm.name}")
         if self.config is not None:
             self.bars.remove_task(self.config)
         self.config = self.bars.add_task(
-            f"  {config.arm.name} {config.label}", total=config.requests
+            f"  {config.arm.name} {config.label}", total=config.requests, completed=done
         )
         self.draw(force=True)
 

@@ -109,3 +109,30 @@ def test_bad_options_are_one_sentence(tmp_path, flag, value, message):
     args += [str(_workload(tmp_path)), "--out", str(tmp_path / "o"), flag, value]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2 and message in result.output
+
+
+def test_combine_joins_blocks_without_the_time_between_them():
+    """Two blocks 100 s apart (other arms' turns between): span = 2 + 3 s, not 105 s; the
+    counters add up; the hit rate is weighted by each block's prompt tokens."""
+    from specwise.bench.client import RequestRecord
+    from specwise.bench.run import Measurement, combine
+    from specwise.servers.prometheus import Acceptance
+
+    def block(start: float, e2e: float, out: int, prompt: int, hit: float, acc: Acceptance):
+        r = RequestRecord(request_id=f"r{start}", ok=True, started_at=start, ttft_s=0.1,
+                          e2e_s=e2e, output_tokens=out, prompt_tokens=prompt)  # fmt: skip
+        r.extra["index"] = 0
+        return Measurement([r], [], acc, None, {}, "num_requests", hit)
+
+    a = Acceptance(drafts=4, draft_tokens=12, accepted=6, accepted_per_position=(3, 2, 1),
+                   generated=20, requests=1)  # fmt: skip
+    b = Acceptance(drafts=2, draft_tokens=6, accepted=1, accepted_per_position=(1,),
+                   generated=10, requests=1)  # fmt: skip
+    m = combine([block(0.0, 2.0, 20, 100, 0.5, a), block(102.0, 3.0, 10, 300, 0.9, b)])
+    assert [r.extra["index"] for r in m.records] == [0, 1]
+    assert m.summary["duration_s"] == pytest.approx(5.0)
+    assert m.summary["output_tokens_per_s"] == pytest.approx(30 / 5.0)
+    assert m.acceptance == Acceptance(6, 18, 7, (4, 2, 1), 30, 2)
+    assert m.prefix_cache_hit_rate == pytest.approx((0.5 * 100 + 0.9 * 300) / 400)
+    no_counters = block(200.0, 1.0, 5, 10, None, None)  # a window without spec counters
+    assert combine([block(0.0, 2.0, 20, 100, 0.5, a), no_counters]).acceptance is None

@@ -4,7 +4,8 @@ Per request (successful records only; failures never enter latency statistics):
     TTFT = first content chunk − start          E2E = last byte − start
     TPOT = (E2E − TTFT) / (out − 1)             ITL = gaps between consecutive content chunks
     per-user tok/s = (out − 1) / (E2E − TTFT) = 1 / TPOT
-Per run (over the measured records; span = last end − first start):
+Per run (over the measured records; span = last end − first start, or Σ of the blocks' spans
+for a run measured in blocks with other arms' turns between them):
     output tok/s = Σ out / span     request/s = n_ok / span
     goodput      = n_ok meeting every SLO / span
 Statistics: mean, median, p90/p95/p99 (linear interpolation), std (population, ddof = 0).
@@ -83,15 +84,15 @@ def span_s(records: Sequence[RequestRecord]) -> float:
     return max(r.ended_at for r in records) - min(r.started_at for r in records)
 
 
-def output_throughput(records: Sequence[RequestRecord]) -> float | None:
+def output_throughput(records: Sequence[RequestRecord], span: float | None = None) -> float | None:
     """Output tok/s = Σ output_tokens (successful requests) / span."""
-    span = span_s(records)
+    span = span_s(records) if span is None else span
     return sum(r.output_tokens or 0 for r in records if r.ok) / span if span > 0 else None
 
 
-def request_throughput(records: Sequence[RequestRecord]) -> float | None:
+def request_throughput(records: Sequence[RequestRecord], span: float | None = None) -> float | None:
     """Request/s = successful requests / span."""
-    span = span_s(records)
+    span = span_s(records) if span is None else span
     return sum(r.ok for r in records) / span if span > 0 else None
 
 
@@ -106,10 +107,13 @@ def meets_slo(r: RequestRecord, ttft_s: float | None, tpot_s: float | None) -> b
 
 
 def goodput(
-    records: Sequence[RequestRecord], ttft_s: float | None, tpot_s: float | None
+    records: Sequence[RequestRecord],
+    ttft_s: float | None,
+    tpot_s: float | None,
+    span: float | None = None,
 ) -> float | None:
     """Goodput = requests meeting every SLO threshold / span."""
-    span = span_s(records)
+    span = span_s(records) if span is None else span
     return sum(meets_slo(r, ttft_s, tpot_s) for r in records) / span if span > 0 else None
 
 
@@ -155,21 +159,24 @@ def summarize(
     records: Sequence[RequestRecord],
     slo_ttft_s: float | None = None,
     slo_tpot_s: float | None = None,
+    span: float | None = None,
 ) -> dict[str, Any]:
-    """All run aggregates in one JSON-ready dict (latencies over successful requests only)."""
+    """All run aggregates in one JSON-ready dict (latencies over successful requests only);
+    `span`: the measuring time when it is not last end − first start (a run in blocks)."""
     ok = [r for r in records if r.ok]
+    span = span_s(records) if span is None else span
     return {
         "requests": len(records),
         "successful": len(ok),
         "failed": len(records) - len(ok),
         "failures_by_kind": failures_by_kind(records),
         "token_sources": token_sources(records),
-        "duration_s": span_s(records),
+        "duration_s": span,
         "output_tokens": sum(r.output_tokens or 0 for r in ok),
         "prompt_tokens": sum(r.prompt_tokens or 0 for r in ok),
-        "output_tokens_per_s": output_throughput(records),
-        "requests_per_s": request_throughput(records),
-        "goodput_requests_per_s": goodput(records, slo_ttft_s, slo_tpot_s)
+        "output_tokens_per_s": output_throughput(records, span),
+        "requests_per_s": request_throughput(records, span),
+        "goodput_requests_per_s": goodput(records, slo_ttft_s, slo_tpot_s, span)
         if slo_ttft_s is not None or slo_tpot_s is not None
         else None,
         "slo": {"ttft_s": slo_ttft_s, "tpot_s": slo_tpot_s},

@@ -37,6 +37,7 @@ from specwise.servers.prometheus import (
     cache_hit_rate,
     scrape,
     spec_counters,
+    sum_acceptance,
 )
 from specwise.workloads.loaders import WorkloadRequest, load_jsonl
 
@@ -174,6 +175,38 @@ async def measure(
         stop_reason=result.stop_reason,
         prefix_cache_hit_rate=cache_hit_rate(before.cache, after.cache),
     )
+
+
+def combine(
+    parts: list[Measurement], slo_ttft_s: float | None = None, slo_tpot_s: float | None = None
+) -> Measurement:
+    """One run measured in blocks, other arms' turns between them, as one Measurement: records
+    in block order (indices renumbered), span = Σ block spans (the gaps are other servers'
+    time), spec-decode counters summed, prefix-cache hit rate = Σ rate × prompt tokens / Σ
+    prompt tokens over the blocks that report one."""
+    records: list[RequestRecord] = []
+    for part in parts:
+        for r in part.records:
+            r.extra["index"] = len(records)
+            records.append(r)
+    span = sum(metrics.span_s(p.records) for p in parts)
+    rated = [(p.prefix_cache_hit_rate, prompt_tokens(p.records)) for p in parts]
+    rated = [(h, n) for h, n in rated if h is not None and n > 0]
+    hit_rate = sum(h * n for h, n in rated) / sum(n for _, n in rated) if rated else None
+    stops = [p.stop_reason for p in parts if p.stop_reason != "num_requests"]
+    return Measurement(
+        records=records,
+        warmup=[r for p in parts for r in p.warmup],
+        acceptance=sum_acceptance([p.acceptance for p in parts]),
+        acceptance_note=next((p.acceptance_note for p in parts if p.acceptance_note), None),
+        summary=metrics.summarize(records, slo_ttft_s, slo_tpot_s, span),
+        stop_reason=stops[-1] if stops else "num_requests",
+        prefix_cache_hit_rate=hit_rate,
+    )
+
+
+def prompt_tokens(records: list[RequestRecord]) -> int:
+    return sum(r.prompt_tokens or 0 for r in records if r.ok)
 
 
 def sampling_params(options: BenchOptions) -> dict[str, Any]:

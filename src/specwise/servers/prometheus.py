@@ -161,6 +161,25 @@ class Acceptance:
         }
 
 
+def sum_acceptance(accs: list[Acceptance | None]) -> Acceptance | None:
+    """The counters of several windows summed (a run's blocks, a cell's repeats); None if any
+    window has none."""
+    if not accs or any(a is None for a in accs):
+        return None
+    have = [a for a in accs if a is not None]
+    n = max(len(a.accepted_per_position) for a in have)
+    pos = [sum((a.accepted_per_position + (0,) * n)[i] for a in have) for i in range(n)]
+    generated = [a.generated for a in have]
+    return Acceptance(
+        drafts=sum(a.drafts for a in have),
+        draft_tokens=sum(a.draft_tokens for a in have),
+        accepted=sum(a.accepted for a in have),
+        accepted_per_position=tuple(pos),
+        generated=None if None in generated else sum(g or 0 for g in generated),
+        requests=sum(a.requests for a in have),
+    )
+
+
 def acceptance_from_dict(d: dict[str, object] | None, requests: int = 0) -> Acceptance | None:
     """The Acceptance a store or summary.json holds (its counters; rates are recomputed)."""
     if not d or d.get("drafts") is None:
