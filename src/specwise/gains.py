@@ -1,4 +1,4 @@
-"""Paired gains of each arm over the baseline, with bootstrap intervals and a verdict per cell.
+"""Paired gains of each arm over the baseline, with intervals and a verdict per cell.
 
 A cell = (concurrency, temperature); its repeats are pooled. A pair = one request answered
 successfully by both the arm and the baseline in the same cell and repeat, keyed by
@@ -7,11 +7,18 @@ successfully by both the arm and the baseline in the same cell and repeat, keyed
         (the token rate of the paired requests; at c = 1 it is the arms' throughput ratio,
         at c > 1 it is throughput / c by Little's law, so the ratio is the same)
     latency ratio     L = mean(latency_a) / mean(latency_b)    for TTFT, TPOT and E2E
-95 % intervals (adaptive sampling: 1 − 0.05/K, see adaptive.py): percentile bootstrap over the
-pairs, B = 2000 resamples drawn with replacement, the same resampled indices for both arms and
-every metric (the pairing is kept), seeded by the cell so a report is reproducible. Requests in
-flight together share a batch, so at c > 1 pairs are not independent; the A/A study
-(benchmarks/) measures the coverage.
+Intervals, 95 % (adaptive sampling: 1 − 0.05/K, see adaptive.py):
+  X, measured in turns (an interleaved sweep: the arms take turns of a few requests, the same
+  requests in turn j of every arm): a t interval on the turns. y_j = log X_j of turn j's paired
+  requests; s² = Σ (y_j − ȳ_cell)² / ν pooled over the cells at this concurrency (every arm,
+  temperature and repeat: the machine's drift between turns is the same for all arms),
+  ν = Σ (turns_cell − 1); interval = X · exp(± t_ν · s / √turns). Requests of one turn run
+  together (at c > 1 in one batch), so the turn, not the request, is the independent unit;
+  the A/A study (benchmarks/aa) measured a bootstrap over requests covering 1 too rarely.
+  X of a cell in one turn (a sequential sweep), and every latency ratio: percentile bootstrap
+  over the pairs, B = 2000 resamples with replacement, the same resampled indices for both
+  arms and every metric (the pairing is kept), seeded by the cell so a report is
+  reproducible; it does not see drift between one arm's block and the next's.
 Verdict on X with a practical margin m (default 0.03):
     pays          X_low  > 1 + m
     loses         X_high < 1 − m
@@ -52,6 +59,23 @@ class RequestPoint:
     ttft_s: float | None
     tpot_s: float | None
     e2e_s: float | None
+    look: int = 0
+    turn: int = 0  # the block of an interleaved run it was sent in
+
+    @property
+    def turn_key(self) -> tuple[int, int, int]:
+        return (self.repeat, self.look, self.turn)
+
+
+@dataclass(frozen=True)
+class TurnSpread:
+    """Pooled within-cell spread of turn log ratios: s² = ss / df, df = Σ (turns − 1)."""
+
+    ss: float
+    df: int
+
+    def __add__(self, other: TurnSpread) -> TurnSpread:
+        return TurnSpread(self.ss + other.ss, self.df + other.df)
 
 
 @dataclass(frozen=True)
@@ -95,6 +119,45 @@ def paired(
     return [
         (mine[k], b) for b in base if b.ok and b.e2e_s and (k := (b.repeat, b.request_id)) in mine
     ]
+
+
+Pairs = list[tuple[RequestPoint, RequestPoint]]
+
+
+def turn_log_ratios(both: Pairs) -> np.ndarray:
+    """y_j = log X_j, X_j = X over the pairs of turn j (the baseline's turn), in turn order."""
+    turns: dict[tuple[int, int, int], list[tuple[RequestPoint, RequestPoint]]] = defaultdict(list)
+    for a, b in both:
+        turns[b.turn_key].append((a, b))
+    y = []
+    for key in sorted(turns):
+        pairs = turns[key]
+        rate_a = sum(a.output_tokens for a, _ in pairs) / sum(a.e2e_s or 0 for a, _ in pairs)
+        rate_b = sum(b.output_tokens for _, b in pairs) / sum(b.e2e_s or 0 for _, b in pairs)
+        if rate_a > 0 and rate_b > 0:
+            y.append(np.log(rate_a / rate_b))
+    return np.array(y, dtype=float)
+
+
+def turn_spread(cells: Sequence[Pairs]) -> TurnSpread | None:
+    """The pooled spread of the cells' turn log ratios; None unless some cell has 2 turns."""
+    ss, df = 0.0, 0
+    for both in cells:
+        y = turn_log_ratios(both)
+        if y.size >= 2:
+            ss, df = ss + float(((y - y.mean()) ** 2).sum()), df + y.size - 1
+    return TurnSpread(ss, df) if df else None
+
+
+def turn_interval(
+    x: float, turns: int, spread: TurnSpread, confidence: float = CONFIDENCE
+) -> Interval:
+    """X · exp(± t_ν · s / √turns), s² = spread.ss / ν, ν = spread.df."""
+    from scipy import stats
+
+    half = stats.t.ppf(1 - (1 - confidence) / 2, spread.df) * np.sqrt(spread.ss / spread.df)
+    half /= np.sqrt(turns)
+    return Interval(float(x), float(x * np.exp(-half)), float(x * np.exp(half)))
 
 
 def resample_indices(n: int, seed: str, resamples: int = RESAMPLES) -> np.ndarray:
@@ -163,8 +226,11 @@ def compare_points(
     base_points: Sequence[RequestPoint],
     margin: float = DEFAULT_MARGIN,
     confidence: float = CONFIDENCE,
+    spread: TurnSpread | None = None,
 ) -> Gain:
-    """The Gain of one arm over the baseline from the two arms' points in one cell."""
+    """The Gain of one arm over the baseline from the two arms' points in one cell. `spread`:
+    the pooled turn spread at this concurrency (default: this cell's own); X's interval is the
+    turn one when the cell has 2 turns or more, else the bootstrap's."""
     both = paired(arm_points, base_points)
     n = len(both)
     empty = Gain(
@@ -176,7 +242,12 @@ def compare_points(
     idx = resample_indices(n, f"{arm}|{base}|{concurrency}|{temperature:g}")
     tok_a, tok_b = _column(a, "output_tokens"), _column(b, "output_tokens")
     x, boot = rate_ratio(tok_a, _column(a, "e2e_s"), tok_b, _column(b, "e2e_s"), idx)
-    throughput = percentile_interval(x, boot, confidence)
+    turns = len({q.turn_key for _, q in both})
+    spread = spread or turn_spread([both])
+    if turns >= 2 and spread is not None:
+        throughput = turn_interval(x, turns, spread, confidence)
+    else:
+        throughput = percentile_interval(x, boot, confidence)
     latency = {
         m: mean_ratio(_column(a, m), _column(b, m), idx, confidence)
         for m in ("ttft_s", "tpot_s", "e2e_s")
@@ -198,22 +269,27 @@ def compare_points(
 
 def pair_with_baseline(data: StudyData, reference: dict[str, str] | None = None) -> list[Gain]:
     """THE pairing function: every arm other than its reference (default: the study's baseline)
-    against that reference in every cell both measured, repeats pooled; sorted by arm, T, c."""
+    against that reference in every cell both measured, repeats pooled, the turn spread pooled
+    per concurrency over those cells; sorted by arm, T, c."""
     cells: dict[tuple[str, int, float], list[Row]] = defaultdict(list)
     for r in data.done:
         cells[(r.arm, r.concurrency, r.temperature)].append(r)
-    gains = []
+    compared: list[tuple[str, str, int, float, list[RequestPoint], list[RequestPoint]]] = []
     for (arm, c, t), rows in sorted(cells.items(), key=lambda kv: (kv[0][0], kv[0][2], kv[0][1])):
         ref = data.baseline if reference is None else reference.get(arm)
         base_rows = cells.get((ref, c, t)) if ref else None
-        if arm == ref or not base_rows:
+        if ref is None or arm == ref or not base_rows:
             continue
         points = [p for r in rows for p in r.points]
-        base_points = [p for r in base_rows for p in r.points]
-        gains.append(
-            compare_points(arm, ref, c, t, points, base_points, data.margin, data.confidence)
-        )
-    return gains
+        compared.append((arm, ref, c, t, points, [p for r in base_rows for p in r.points]))
+    spreads = {
+        c: turn_spread([paired(a, b) for _, _, cc, _, a, b in compared if cc == c])
+        for c in {c for _, _, c, _, _, _ in compared}
+    }
+    return [
+        compare_points(arm, ref, c, t, a, b, data.margin, data.confidence, spreads[c])
+        for arm, ref, c, t, a, b in compared
+    ]
 
 
 def gain_text(x: Interval | None) -> str:

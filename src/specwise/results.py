@@ -152,13 +152,14 @@ def cell_points(conn: sqlite3.Connection, keys: list[str]) -> dict[str, list[Req
         if run["status"] != "done" or not any(key == k or key.startswith(k + "+l") for k in keys):
             continue
         records = [RequestRecord.from_dict(d) for d in store.load_records(conn, run["id"])]
-        points = [request_point(r, int(run["repeat"] or 0)) for r in records]
+        points = [request_point(r, int(run["repeat"] or 0), int(run["look"] or 0)) for r in records]
         out.setdefault(run["arm"], []).extend(points)
     return out
 
 
-def request_point(record: RequestRecord, repeat: int) -> RequestPoint:
-    """The paired statistics' view of one record (TPOT from metrics.tpot)."""
+def request_point(record: RequestRecord, repeat: int, look: int = 0) -> RequestPoint:
+    """The paired statistics' view of one record (TPOT from metrics.tpot); its turn is the
+    block of an interleaved run it was sent in (0 for a run in one block)."""
     return RequestPoint(
         repeat=repeat,
         request_id=record.request_id,
@@ -167,6 +168,8 @@ def request_point(record: RequestRecord, repeat: int) -> RequestPoint:
         ttft_s=record.ttft_s,
         tpot_s=metrics.tpot(record),
         e2e_s=record.e2e_s,
+        look=look,
+        turn=int(record.extra.get("turn", 0)),
     )
 
 
@@ -214,7 +217,7 @@ def row_from_run(
         acceptance=acc,
         prefix_cache=run.get("prefix_cache"),
         prefix_cache_hit_rate=run.get("prefix_cache_hit_rate"),
-        points=[request_point(r, repeat) for r in records],
+        points=[request_point(r, repeat, int(run.get("look") or 0)) for r in records],
         look=int(run.get("look") or 0),
         sampling=run.get("sampling"),
         request_lengths=lengths,

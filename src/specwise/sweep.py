@@ -424,11 +424,14 @@ def next_look(
 ) -> list[Configuration]:
     """The configurations of look `look` for the arms still undecided (and the baseline while
     any is); records why each other arm stopped on its last stored run."""
-    from specwise.gains import compare_points
+    from specwise.gains import compare_points, paired, turn_spread
     from specwise.results import cell_points
 
     points = cell_points(conn, [c.key for c in configs])
     base = study.baseline_arm
+    spread = turn_spread(
+        [paired(p, points[base]) for n, p in points.items() if n != base and base in points]
+    )  # this cell's turns, every arm's: the pooled spread of gains.py
     first = {c.arm.name: c for c in configs}  # look 0 of each arm: where its slice starts
     going: list[Configuration] = []
     for name in [c.arm.name for c in active]:
@@ -437,7 +440,7 @@ def next_look(
         config, c = first[name], first[name].concurrency
         gain = compare_points(
             name, base, c, config.temperature, points[name], points[base],
-            study.practical_margin, study.confidence,
+            study.practical_margin, study.confidence, spread,
         )  # fmt: skip
         reason = adaptive.stop_reason(
             gain, len(points[name]), study.slice_for(c), study.adaptive.half_width

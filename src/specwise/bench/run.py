@@ -181,13 +181,13 @@ def combine(
     parts: list[Measurement], slo_ttft_s: float | None = None, slo_tpot_s: float | None = None
 ) -> Measurement:
     """One run measured in blocks, other arms' turns between them, as one Measurement: records
-    in block order (indices renumbered), span = Σ block spans (the gaps are other servers'
-    time), spec-decode counters summed, prefix-cache hit rate = Σ rate × prompt tokens / Σ
-    prompt tokens over the blocks that report one."""
+    in block order (indices renumbered, each record's block in extra["turn"]), span = Σ block
+    spans (the gaps are other servers' time), spec-decode counters summed, prefix-cache hit
+    rate = Σ rate × prompt tokens / Σ prompt tokens over the blocks that report one."""
     records: list[RequestRecord] = []
-    for part in parts:
+    for turn, part in enumerate(parts):
         for r in part.records:
-            r.extra["index"] = len(records)
+            r.extra["index"], r.extra["turn"] = len(records), turn
             records.append(r)
     span = sum(metrics.span_s(p.records) for p in parts)
     rated = [(p.prefix_cache_hit_rate, prompt_tokens(p.records)) for p in parts]
