@@ -412,8 +412,9 @@ def summary_table(data: StudyData, title: str) -> Table:
         )
     table.caption = (
         f"vs base = paired throughput ratio (Σ tokens / Σ E2E of the requests both arms "
-        f"answered, repeats and looks pooled) with its {percent(data.confidence)} bootstrap "
-        f"interval; verdict with margin {percent(data.margin)}: pays / loses / break-even / "
+        f"answered, repeats and looks pooled) with its {percent(data.confidence)} interval (t "
+        f"over the arms' turns; bootstrap over requests for a cell in one turn); verdict "
+        f"with margin {percent(data.margin)}: pays / loses / break-even / "
         "inconclusive. TTFT, TPOT in ms; "
         "accept = draft acceptance rate, AL = mean acceptance length (steps that drafted), "
         "tok/step over all steps, cache hit = prefix-cache hit rate, all from the server's "

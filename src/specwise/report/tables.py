@@ -3,7 +3,7 @@
 Nothing here renders HTML or Markdown; `Table.columns` says (key, header, format) and
 `cell` turns one value into text for both renderers.
     gain (X), latency ratios and verdicts = specwise.gains.pair_with_baseline (paired, repeats
-        pooled, 95 % bootstrap intervals): the only comparison with the baseline
+        pooled; X's interval over turns, latency ratios' by bootstrap): the only comparison
     capacity = the largest concurrency meeting the SLO (cost.SLO_TARGET of requests)
 """
 
@@ -147,8 +147,11 @@ def gains_table(data: StudyData) -> Table:
     note = (
         f"Against {data.baseline} on the same requests (pairs = requests both answered, repeats "
         "and looks pooled). Throughput ratio X = (Σ tokens / Σ E2E) of the arm over the "
-        f"baseline's; latency ratios = mean(arm) / mean(baseline); intervals: {level}{adaptive} "
-        f"paired bootstrap over requests. Verdict with margin m = {m}: pays if X's lower bound "
+        f"baseline's; latency ratios = mean(arm) / mean(baseline); intervals: {level}{adaptive}: "
+        "X's a t interval over the turns the arms took (the spread of turn ratios pooled per "
+        "concurrency), or a paired bootstrap over requests for a cell measured in one turn; "
+        "latency ratios' a paired bootstrap over requests. Verdict with margin m = "
+        f"{m}: pays if X's lower bound "
         "> 1 + m, loses if its "
         "upper bound < 1 − m, break-even if the interval lies within 1 ± m, else inconclusive "
         f"(also below {gains.MIN_PAIRS} pairs). Cost per token ratio = hourly cost ratio / X."
