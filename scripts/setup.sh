@@ -32,6 +32,17 @@ $PIP install --no-deps 'speculators==0.9.0'
 # broken logits, vllm-project/vllm#55005), and a seeded request with a chunked prefill kills the
 # engine ("CPU Generator does not use offset"). Patch both; fails loudly on another vLLM version.
 .venv/bin/python scripts/patch_vllm_cpu.py
+# arctic-inference provides the suffix tree of vLLM's `{"method": "suffix"}` speculation. 0.3.0 is
+# an sdist only on PyPI (its tree is plain C++ through nanobind, no CUDA); built here against the
+# venv's Python without build isolation, which would pull a CUDA torch. Exact pins: vLLM's
+# SuffixDecodingProposer calls its SuffixDecodingCache API. ~2 min on 2 cores, once (pip caches
+# the wheel). Its vllm.general_plugins entry point patches vLLM at start-up: specwise keeps it
+# out of every server (VLLM_PLUGINS, servers/vllm.py); suffix needs only the module.
+if ! .venv/bin/python -c 'import arctic_inference.suffix_decoding' 2>/dev/null; then
+  $PIP install 'nanobind==2.9.2' 'cmake>=3.26,<4' 'ninja' 'grpcio-tools' 'setuptools>=77' 'wheel'
+  CMAKE_ARGS="-DPython_EXECUTABLE=$PWD/.venv/bin/python" PATH="$PWD/.venv/bin:$PATH" \
+    $PIP install --no-build-isolation --no-deps 'arctic-inference==0.3.0'
+fi
 .venv/bin/python -c 'import vllm, torch; print(f"vllm {vllm.__version__}, torch {torch.__version__}")'
 .venv/bin/specwise models prepare smollm2
 # Headless Chromium renders report.html in tests/report/test_browser.py (Debian's package).

@@ -54,3 +54,22 @@ def test_sglang_rejects_methods_it_cannot_run() -> None:
     arm = Arm(name="sg", engine="sglang", model="m", speculative_config=NGRAM)
     with pytest.raises(SpecwiseError, match="use a vllm arm for 'ngram'"):
         sglang_command(arm, "m", 1)
+
+
+def test_arctic_inference_plugin_is_kept_out_of_every_server(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With arctic-inference installed, VLLM_PLUGINS names every other general plugin; without
+    it, vLLM's own default (load all) is left alone."""
+    from importlib.metadata import EntryPoint
+
+    from specwise.servers import vllm
+
+    group = "vllm.general_plugins"
+    lora = EntryPoint("lora_filesystem_resolver", "vllm.plugins:x", group)
+    arctic = EntryPoint("arctic_inference", "arctic_inference.vllm.plugins:p", group)
+    installed = [lora]
+    monkeypatch.setattr("importlib.metadata.entry_points", lambda group: installed)
+    assert vllm.plugin_env() == {}
+    installed = [lora, arctic]
+    assert vllm.plugin_env() == {"VLLM_PLUGINS": "lora_filesystem_resolver"}

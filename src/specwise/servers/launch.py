@@ -28,7 +28,7 @@ import psutil
 from specwise.config import Arm
 from specwise.errors import SpecwiseError
 from specwise.servers.sglang import sglang_command
-from specwise.servers.vllm import vllm_command
+from specwise.servers.vllm import plugin_env, vllm_command
 
 LOG_TAIL_LINES = 30
 STOP_GRACE_S = 20.0  # how long a server may take to exit on SIGTERM before SIGKILL
@@ -145,7 +145,7 @@ def spawn(arm: Arm, log_dir: Path) -> Server:
     if arm.engine == "external":
         assert arm.url is not None
         return Server(arm, arm.url.rstrip("/"), api_key=api_key)
-    env = os.environ | arm.env
+    env = os.environ | (plugin_env() if arm.engine == "vllm" else {}) | arm.env
     if api_key:
         env["VLLM_API_KEY"] = api_key  # by environment, so it never shows in argv or logs
     port = free_port()

@@ -23,5 +23,21 @@ def vllm_command(arm: Arm, model: str, port: int, python: str = sys.executable) 
     return cmd + list(arm.extra_args)
 
 
+# arctic-inference's vllm.general_plugins entry point patches vLLM at every start-up; vLLM's
+# suffix decoding imports only its suffix tree module, so no server needs the plugin.
+KEPT_OUT_PLUGINS = {"arctic_inference"}
+
+
+def plugin_env() -> dict[str, str]:
+    """VLLM_PLUGINS = every installed vLLM general plugin but those kept out, when one of those
+    is installed (so the baseline is the same server with or without arctic-inference)."""
+    from importlib.metadata import entry_points
+
+    names = [p.name for p in entry_points(group="vllm.general_plugins")]
+    if not KEPT_OUT_PLUGINS & set(names):
+        return {}
+    return {"VLLM_PLUGINS": ",".join(n for n in names if n not in KEPT_OUT_PLUGINS)}
+
+
 def _has_flag(args: list[str], *flags: str) -> bool:
     return any(a == f or a.startswith(f + "=") for a in args for f in flags)
