@@ -171,3 +171,23 @@ def test_block_needs_the_interleaved_schedule():
         {"arms": [{"name": "a"}], "schedule": "interleaved", "concurrency": [1, 4]}
     )
     assert (study.block_for(1), study.block_for(4)) == (2, 8)
+
+
+def test_a_list_of_k_expands_into_one_arm_per_k():
+    """num_speculative_tokens: [1, 3] → NAME-k1 and NAME-k3, each with its own k, the other
+    fields (defaults included) kept; a plain k stays one arm."""
+    study = Study.model_validate(
+        {"defaults": {"extra_args": ["--enforce-eager"]},
+         "arms": [{"name": "base"},
+                  {"name": "ngram", "speculative_config": {
+                      "method": "ngram", "num_speculative_tokens": [1, 3],
+                      "prompt_lookup_max": 4}},
+                  {"name": "suffix", "speculative_config": {"method": "suffix"}}]}
+    )  # fmt: skip
+    names = [a.name for a in study.arms]
+    assert names == ["base", "ngram-k1", "ngram-k3", "suffix"]
+    k1, k3 = study.arms[1], study.arms[2]
+    assert (k1.speculative_config["num_speculative_tokens"], k3.speculative_config[
+        "num_speculative_tokens"]) == (1, 3)  # fmt: skip
+    assert k3.speculative_config["prompt_lookup_max"] == 4
+    assert k1.extra_args == ["--enforce-eager"] and k1.model == "smollm2"

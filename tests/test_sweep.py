@@ -62,7 +62,15 @@ def test_quick_study_resolves_the_head_against_its_own_directory() -> None:
     assert study.prefix_cache == "warm-shared"
     arms = {a.name: a for a in study.arms}
     assert set(arms) == {"baseline", "eagle3-k3", "ngram-k3"}
-    assert len(expand(load_study(REPO / "studies" / "cpu.yaml"))) == 24
+    cpu = load_study(REPO / "studies" / "cpu.yaml")
+    assert len(expand(cpu)) == 30  # 5 arms (the eagle3 arm's two k) x 6 cells
+    assert [a.name for a in cpu.arms] == [
+        "baseline",
+        "eagle3-k3",
+        "eagle3-k5",
+        "ngram-k3",
+        "suffix",
+    ]
     head = arms["eagle3-k3"].speculative_config["model"]  # type: ignore[index]
     assert head == str(REPO / "heads" / "smollm2-commerce-eagle3")
     assert all(a.model == "smollm2" and "--enforce-eager" in a.extra_args for a in study.arms)

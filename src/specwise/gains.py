@@ -80,7 +80,7 @@ class TurnSpread:
 
 @dataclass(frozen=True)
 class Interval:
-    """A ratio (arm / baseline) and its 95 % bootstrap interval."""
+    """A ratio (arm / baseline) and its interval (95 %, or the study's confidence)."""
 
     estimate: float
     low: float

@@ -340,7 +340,7 @@ def _bounds(x: gains.Interval | None) -> tuple[float | None, float | None, float
 
 def flat_rows(data: StudyData) -> list[dict[str, Any]]:
     """One flat row per stored configuration (runs.csv): its metrics, then its cell's paired
-    gain over the baseline (repeats pooled) with the 95 % interval and the verdict."""
+    gain over the baseline (repeats pooled) with its interval and the verdict."""
     by_cell = {(g.arm, g.concurrency, g.temperature): g for g in gains.pair_with_baseline(data)}
     out = []
     for r in data.rows:

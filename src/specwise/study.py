@@ -104,6 +104,19 @@ def _at(value: PerConcurrency, concurrency: int) -> int:
     return value if isinstance(value, int) else value.get(concurrency, 0)
 
 
+def per_k(arm: Any) -> list[Any]:
+    """The arm, or one copy per k when speculative_config.num_speculative_tokens is a list."""
+    spec = arm.get("speculative_config") if isinstance(arm, dict) else None
+    ks = spec.get("num_speculative_tokens") if isinstance(spec, dict) else None
+    if not isinstance(ks, list):
+        return [arm]
+    name = arm.get("name")
+    return [
+        arm | {"name": f"{name}-k{k}", "speculative_config": spec | {"num_speculative_tokens": k}}
+        for k in ks
+    ]
+
+
 class Study(BaseModel):
     """Everything a sweep measures; the defaults give a small, working local study."""
 
@@ -157,7 +170,8 @@ class Study(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _fill_arms(cls, data: Any) -> Any:
-        """Each arm = defaults, then the target as its model, then the arm's own fields."""
+        """Each arm = defaults, then the target as its model, then the arm's own fields; an arm
+        whose `num_speculative_tokens` is a list becomes one arm per k, named NAME-kK."""
         if not isinstance(data, dict) or not isinstance(data.get("arms"), list):
             return data
         defaults = data.get("defaults") or {}
@@ -168,7 +182,7 @@ class Study(BaseModel):
                 arm = {**defaults, **arm}
                 if arm.get("engine", "vllm") != "external":
                     arm.setdefault("model", target)
-            arms.append(arm)
+            arms += per_k(arm)
         return {**data, "arms": arms}
 
     @model_validator(mode="after")

@@ -56,7 +56,7 @@ from specwise.models import KNOWN_MODELS, model_dir
 from specwise.servers.launch import Server, health_ok, log_tail, spawn, start, wait_healthy
 from specwise.servers.prometheus import Acceptance, scrape
 from specwise.servers.sglang import sglang_command
-from specwise.servers.vllm import vllm_command
+from specwise.servers.vllm import plugin_env, vllm_command
 from specwise.study import (
     Configuration,
     PrefixCache,
@@ -848,7 +848,8 @@ def display_command(study: Study, arm: StudyArm) -> str:
     if model in KNOWN_MODELS:
         model = str(model_dir(model))  # prepared on the first real start
     build = vllm_command if arm.engine == "vllm" else sglang_command
-    env = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(arm.env.items()))
+    added = plugin_env() if arm.engine == "vllm" else {}  # as servers.launch.spawn adds it
+    env = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted((added | arm.env).items()))
     return (env + " " if env else "") + shlex.join(build(arm, model, 8000))
 
 

@@ -123,3 +123,16 @@ def test_render_with_only_a_baseline(tmp_path, study: StudyData):
     assert {p.name for p in written.figures} == {
         "throughput.png", "throughput.svg", "tpot.png", "tpot.svg", "pareto.png", "pareto.svg"
     }  # fmt: skip
+
+
+def test_suffix_has_no_iid_alpha_but_a_measured_prediction(study: StudyData):
+    """Suffix drafts a varying number of tokens: its row keeps tokens per step, r and the
+    prediction, and leaves the fixed-k i.i.d. α out."""
+    from dataclasses import replace
+
+    as_suffix = replace(
+        study, rows=[replace(r, method="suffix") if r.arm == "eagle3-k3" else r for r in study.rows]
+    )
+    rows = [r for r in theory_table(as_suffix).rows if r["arm"] == "eagle3-k3"]
+    assert rows and all(r["method"] == "suffix" and r["alpha_iid"] is None for r in rows)
+    assert all(r["predicted"] is not None and r["tps"] is not None for r in rows)

@@ -1,7 +1,7 @@
 """`specwise compare DIR1 DIR2`: two studies side by side (e.g. the shipped head vs a new one).
 
 Cells are joined on (arm, concurrency, temperature), repeats pooled:
-    each study's paired gain over its own baseline (X with its 95 % interval and verdict,
+    each study's paired gain over its own baseline (X with its interval and verdict,
     specwise.gains), and Δ = (B − A) / A × 100 for tok/s and AL
 Both decisions are shown, and one figure overlays the two studies' gains (A solid, B dashed).
 Written to OUT/compare.html + OUT/compare.md + OUT/figures/.
@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 from specwise.gains import pair_with_baseline
 from specwise.report import html, markdown, plots, tables
 from specwise.report.document import Block
-from specwise.results import StudyData, load_results, pooled_acceptance
+from specwise.results import StudyData, load_results, percent, pooled_acceptance
 
 
 def joined_table(a: StudyData, b: StudyData) -> tables.Table:
@@ -44,9 +44,9 @@ def joined_table(a: StudyData, b: StudyData) -> tables.Table:
         ("tok_a", "tok/s A", ".1f"),
         ("tok_b", "tok/s B", ".1f"),
         ("d_tok", "Δ tok/s", "%+"),
-        ("x_a", "gain A [95 % CI]", "x"),
+        ("x_a", f"gain A [{percent(a.confidence)} CI]", "x"),
         ("v_a", "verdict A", ""),
-        ("x_b", "gain B [95 % CI]", "x"),
+        ("x_b", f"gain B [{percent(b.confidence)} CI]", "x"),
         ("v_b", "verdict B", ""),
         ("al_a", "AL A", ".2f"),
         ("al_b", "AL B", ".2f"),

@@ -91,7 +91,7 @@ def tpot(data: StudyData) -> Figure:
 
 
 def interval_line(ax, points, label: str, style: str = "-", color: str | None = None) -> None:
-    """X per concurrency with its 95 % interval as error bars."""
+    """X per concurrency with its interval (the study's confidence) as error bars."""
     xs = [c for c, _ in points]
     ys = [x.estimate for _, x in points]
     err = [[x.estimate - x.low for _, x in points], [x.high - x.estimate for _, x in points]]

@@ -111,7 +111,7 @@ def priced_arms(data: StudyData) -> dict[str, Row]:
 
 
 def gains_table(data: StudyData) -> Table:
-    """Per arm × temperature × concurrency: the paired ratios with 95 % intervals, the cost
+    """Per arm × temperature × concurrency: the paired ratios with their intervals, the cost
     ratio and the verdict."""
     found = pair_with_baseline(data)
     costs = {

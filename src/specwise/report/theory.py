@@ -48,6 +48,7 @@ def theory_table(data: StudyData) -> Table:
         if g.arm not in spec or g.throughput is None:
             continue
         k = spec[g.arm].k or 0
+        fixed_k = spec[g.arm].method != "suffix"  # suffix drafts 0..k tokens a step
         cell = [
             r
             for r in data.done
@@ -66,7 +67,7 @@ def theory_table(data: StudyData) -> Table:
                 "t": g.temperature, "c": g.concurrency,
                 "alpha": acc.acceptance_rate if acc else None,
                 "al": al,
-                "alpha_iid": cost.iid_alpha(al, k) if al else None,
+                "alpha_iid": cost.iid_alpha(al, k) if al and fixed_k else None,
                 "tps": tps, "r": r, "predicted": predicted, "measured": g.throughput,
                 "ratio": g.throughput.estimate / predicted if predicted else None,
             }
@@ -92,6 +93,7 @@ def theory_table(data: StudyData) -> Table:
         "of the paired requests) × tokens per step: a speculative step's time over a plain "
         "decode step's, measured. Predicted = tokens per step / r counts decode only; the "
         "measured X also pays prefill (TTFT). Reference = the arm without speculation on the "
-        "same GPU count (column `vs`); arms with none are left out. Nothing is fitted."
+        "same GPU count (column `vs`); arms with none are left out. Nothing is fitted. Suffix "
+        "decoding drafts a varying number of tokens (k = its most), so its i.i.d. α is n/a."
     )
     return Table("Theoretical check", columns, rows, note)
