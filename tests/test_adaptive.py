@@ -191,3 +191,13 @@ def test_a_list_of_k_expands_into_one_arm_per_k():
         "num_speculative_tokens"]) == (1, 3)  # fmt: skip
     assert k3.speculative_config["prompt_lookup_max"] == 4
     assert k1.extra_args == ["--enforce-eager"] and k1.model == "smollm2"
+
+
+def test_an_arm_can_have_its_own_one_off_warm_up_and_the_pool_grows_for_it():
+    study = Study.model_validate(
+        {"arms": [{"name": "base"}, {"name": "warm", "server_warmup": 32}], "server_warmup": 1,
+         "warmup": 0}
+    )  # fmt: skip
+    base, warm = study.arms
+    assert (study.server_warmup_for(base), study.server_warmup_for(warm)) == (1, 32)
+    assert study.warmup_pool == 32  # no measured request is ever a warm-up

@@ -5,7 +5,7 @@ A study names server arms and the grid every arm is measured on:
 A cell (temperature, concurrency, repeat) gets its own requests: a slice of the workload that
 no other cell sends (disjoint draws), the same slice for every arm, in the same order, with the
 same sampling seed. The workload's first requests are the warm-up pool, never measured:
-    workload = [pool | cell 1 | cell 2 | …]    pool = max(2, warmup + server_warmup) requests
+    workload = [pool | cell 1 | cell 2 | …]    pool = max(2, warmup + the largest server_warmup)
 so no configuration re-sends a prompt another one measured (a prefix cache or a suffix tree
 would carry it over), and temperature or concurrency never inherit another cell's cache.
 Measuring order: repeat by repeat, arms in study order for even repeats and reversed for odd
@@ -32,9 +32,11 @@ from specwise.errors import SpecwiseError
 
 
 class StudyArm(Arm):
-    """An arm as in `servers/`, plus what one of its GPUs costs (for the cost model)."""
+    """An arm as in `servers/`, plus what one of its GPUs costs (for the cost model) and its
+    own one-off warm-up (e.g. W pool requests that fill a suffix tree before it is measured)."""
 
     gpu_hour_usd: float | None = Field(default=None, ge=0)
+    server_warmup: int | None = Field(default=None, ge=0)  # default: the study's
 
 
 class Workload(BaseModel):
@@ -270,7 +272,11 @@ class Study(BaseModel):
     @property
     def warmup_pool(self) -> int:
         """Requests at the head of the workload that only warm-ups send."""
-        return max(2, self.warmup + self.server_warmup)
+        return max(2, self.warmup + max(self.server_warmup_for(a) for a in self.arms))
+
+    def server_warmup_for(self, arm: StudyArm) -> int:
+        """Unmeasured pool requests once per server start: the arm's own, or the study's."""
+        return self.server_warmup if arm.server_warmup is None else arm.server_warmup
 
     def cells(self) -> list[tuple[float, int, int]]:
         """(temperature, concurrency, repeat) in draw order: each takes the next slice."""

@@ -237,7 +237,7 @@ def run_arm(
             if dead:
                 yield fail(conn, config, study, dead, server_id, progress)
                 continue
-            warmup = study.warmup + (study.server_warmup if n == 0 else 0)
+            warmup = study.warmup + (study.server_warmup_for(arm) if n == 0 else 0)
             status = run_configuration(
                 study, config, requests, server, server_id, conn, progress, warmup
             )
@@ -392,7 +392,8 @@ def run_look(
                 r = running[t.config.arm.name]
                 warmup = 0
                 if b == 0 and not t.config.look:
-                    warmup = study.warmup + (study.server_warmup if r.measured == 1 else 0)
+                    once = study.server_warmup_for(t.config.arm) if r.measured == 1 else 0
+                    warmup = study.warmup + once
                 take_turn(study, t, b, r, progress, warmup)
     for t in all_turns:
         yield finish(study, t, running[t.config.arm.name], conn, progress)

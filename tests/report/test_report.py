@@ -136,3 +136,6 @@ def test_suffix_has_no_iid_alpha_but_a_measured_prediction(study: StudyData):
     rows = [r for r in theory_table(as_suffix).rows if r["arm"] == "eagle3-k3"]
     assert rows and all(r["method"] == "suffix" and r["alpha_iid"] is None for r in rows)
     assert all(r["predicted"] is not None and r["tps"] is not None for r in rows)
+    from specwise.report.document import measured
+
+    assert "suffix decoding" in measured(as_suffix) and "suffix decoding" not in measured(study)

@@ -54,6 +54,12 @@ def measured(data: StudyData) -> dict[str, str]:
     if ok and any(r.output_tokens for r in done):
         prompt, output = sum(r.prompt_tokens for r in done), sum(r.output_tokens for r in done)
         out["mean tokens per request"] = f"prompt {prompt / ok:.1f}, output {output / ok:.1f}"
+    if any(r.method == "suffix" for r in done):
+        out["suffix decoding"] = (
+            "its tree learns from every request its server answered: warm-ups, and earlier "
+            "turns, looks and cells of this study (a prefix-cache reset does not clear it), so "
+            "a later configuration of a suffix arm is measured with a warmer tree"
+        )
     counts: dict[str, int] = {}
     for r in done:
         for source, n in r.token_sources.items():
