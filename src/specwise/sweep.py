@@ -261,8 +261,9 @@ class Running:
 
 def start_all(study: Study, conn: sqlite3.Connection, out: Path) -> dict[str, Running]:
     """Launch every arm's server at once, then wait for each one's /health (their start-ups
-    overlap), and record each in the store; a failure becomes the reason of the arm's runs.
-    Interrupted, it stops every server it launched."""
+    overlap, so each may take its startup_timeout_s times the servers started together: they
+    share the machine), and record each in the store; a failure becomes the reason of the arm's
+    runs. Interrupted, it stops every server it launched."""
     log_dir = out / "logs" / time.strftime("%Y%m%d-%H%M%S")
     launched: dict[str, tuple[Server | None, str | None]] = {}
     try:
@@ -275,11 +276,12 @@ def start_all(study: Study, conn: sqlite3.Connection, out: Path) -> dict[str, Ru
                 )
             except SpecwiseError as exc:
                 launched[arm.name] = (None, f"server did not start: {exc}")
+        together = sum(server is not None for server, _ in launched.values())
         for name, (server, _) in launched.items():
             if server is None:
                 continue
             try:
-                wait_healthy(server, server.arm.startup_timeout_s)
+                wait_healthy(server, server.arm.startup_timeout_s * together)
             except SpecwiseError as exc:
                 server.stop(grace_s=5.0)
                 launched[name] = (None, f"server did not start: {exc}")
