@@ -31,7 +31,8 @@ from specwise.workloads.loaders import WorkloadRequest
 pytestmark = pytest.mark.integration
 QUICK = {a.name: a for a in load_study(Path(__file__).parents[2] / "studies/quick.yaml").arms}
 BASELINE, NGRAM = (
-    Arm(**QUICK[name].model_dump(exclude={"gpu_hour_usd"})) for name in ("baseline", "ngram-k3")
+    Arm(**QUICK[name].model_dump(exclude={"gpu_hour_usd", "server_warmup"}))
+    for name in ("baseline", "ngram-k3")
 )
 ORDERS = [
     ("A-1042", "Trail Runner 3 shoes, size 10, blue", "shipped", "Oct 12"),
