@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -82,7 +83,7 @@ def adaptive_study(tmp_path: Path, url: str) -> Path:
             for n in ("base", "fast", "unsure")]  # fmt: skip
     fields = {"name": "auto", "arms": arms, "schedule": "interleaved", "requests": "auto",
               "adaptive": {"floor": 3, "cap": 9}, "concurrency": [1], "temperature": [0],
-              "warmup": 0, "max_tokens": 8, "block": 3}  # fmt: skip
+              "warmup": 0, "max_tokens": 8, "block": 3, "turn_pause_s": 0}  # fmt: skip
     path = tmp_path / "auto.yaml"
     path.write_text(yaml.safe_dump(fields, sort_keys=False))
     return path
@@ -131,7 +132,7 @@ def test_interleaved_fixed_requests_alternate_the_arm_order_cell_by_cell(
             for n in ("base", "spec")]  # fmt: skip
     path = tmp_path / "i.yaml"
     fields = {"arms": arms, "schedule": "interleaved", "requests": 2, "concurrency": [1, 2, 3],
-              "warmup": 0, "max_tokens": 4}  # fmt: skip
+              "warmup": 0, "max_tokens": 4, "turn_pause_s": 0}  # fmt: skip
     path.write_text(yaml.safe_dump(fields))
     assert sweep_study(path, tmp_path / "out").done == 6
     assert order == [("base", 1), ("spec", 1), ("spec", 2), ("base", 2), ("base", 3), ("spec", 3)]
@@ -140,14 +141,15 @@ def test_interleaved_fixed_requests_alternate_the_arm_order_cell_by_cell(
 def test_a_cell_is_measured_in_turns_of_block_requests_stored_as_one_run_per_arm(
     tmp_path: Path, fake_url: str, monkeypatch: pytest.MonkeyPatch
 ):
-    """Blocks of 2 of a 5-request cell: 3 turns per arm, ABBA; each arm's run holds its 5
-    requests in order, the same ids as the baseline's, its span the sum of its turns'."""
+    """Blocks of 2 of a 5-request cell: 3 turns per arm, ABBA, each after a pause; each arm's
+    run holds its 5 requests in order, the same ids as the baseline's, its span the sum of its
+    turns'."""
     order = measuring_order(monkeypatch, "concurrency")
     arms = [{"name": n, "engine": "external", "url": fake_url, "served_model_name": "ok"}
             for n in ("base", "spec")]  # fmt: skip
     path = tmp_path / "b.yaml"
     fields = {"arms": arms, "schedule": "interleaved", "requests": 5, "concurrency": [1],
-              "warmup": 0, "max_tokens": 4, "block": 2}  # fmt: skip
+              "warmup": 0, "max_tokens": 4, "block": 2, "turn_pause_s": 0.2}  # fmt: skip
     path.write_text(yaml.safe_dump(fields))
     out = tmp_path / "out"
     assert sweep_study(path, out).done == 2
@@ -161,7 +163,15 @@ def test_a_cell_is_measured_in_turns_of_block_requests_stored_as_one_run_per_arm
     summary = runs["spec"]["summary"]
     busy = sum(r.ended_at - r.started_at for r in records)  # c = 1: the turns' spans, no gaps
     assert busy <= summary["duration_s"] < span_s(records)  # the other arm's turns left out
+    timeline = sorted(
+        ((arm, RequestRecord.from_dict(d)) for arm, r in runs.items()
+         for d in store.load_records(conn, r["id"])),
+        key=lambda ar: ar[1].started_at,
+    )  # fmt: skip
     conn.close()
+    gaps = [b.started_at - a.ended_at for (x, a), (y, b) in itertools.pairwise(timeline)
+            if (x, a.extra["turn"]) != (y, b.extra["turn"])]  # fmt: skip
+    assert len(gaps) == 5 and min(gaps) >= 0.2  # quiet before every turn but the first
 
 
 def test_block_needs_the_interleaved_schedule():

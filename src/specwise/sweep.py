@@ -376,7 +376,8 @@ def run_look(
     """One look of a cell on the arms still sampling: each arm's requests in blocks of
     `study.block_for(c)`, the arms taking turns block by block in ABBA order (reversed every
     other block, `flip` blocks into the cell), so the machine's drift falls on every arm
-    alike; each configuration is stored once its last block is in. Returns the blocks run."""
+    alike, each turn after `study.turn_pause_s` of quiet; each configuration is stored once
+    its last block is in. Returns the blocks run."""
     if not configs:
         return 0
     size = study.block_for(configs[0].concurrency)
@@ -396,6 +397,7 @@ def run_look(
                 if b == 0 and not t.config.look:
                     once = study.server_warmup_for(t.config.arm) if r.measured == 1 else 0
                     warmup = study.warmup + once
+                time.sleep(study.turn_pause_s)  # the last turn's server goes quiet first
                 take_turn(study, t, b, r, progress, warmup)
     for t in all_turns:
         yield finish(study, t, running[t.config.arm.name], conn, progress)
