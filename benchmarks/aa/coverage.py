@@ -1,8 +1,9 @@
 """Coverage of specwise's gain intervals on an A/A study (studies/aa.yaml): both arms are the same
 server, so the true throughput ratio of every cell is 1. Prints one line per cell and, for the
-turn interval specwise uses (gains.turn_interval, spread pooled per concurrency) and for the
-bootstrap over requests it replaced, the share of intervals that contain 1; exits 1 if a cell
-"pays" or "loses" or the turn interval's coverage is below 90 %.
+interval specwise uses (gains.turn_interval: turns, spread pooled per concurrency, plus the
+cell term τ = the study's cell_noise), the same without the cell term, and the bootstrap over
+requests, the share of intervals that contain 1, and the τ² this study itself estimates; exits
+1 if a cell "pays" or "loses" or the coverage of specwise's interval is below 90 %.
 
     .venv/bin/specwise sweep studies/aa.yaml --out runs/aa
     .venv/bin/python benchmarks/aa/coverage.py runs/aa --out benchmarks/aa/results.json
@@ -19,7 +20,9 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from specwise.gains import compare_points, paired, turn_spread
+import numpy as np
+
+from specwise.gains import compare_points, paired, turn_log_ratios, turn_spread
 from specwise.results import load_results
 
 
@@ -42,19 +45,42 @@ def cells(out: Path) -> list[dict]:
     rows = []
     for (c, rep), (r, base) in pairs.items():
         g = compare_points(other, data.baseline, c, r.temperature, r.points, base.points,
-                           data.margin, data.confidence, spreads[c])  # fmt: skip
+                           data.margin, data.confidence, spreads[c], data.cell_noise)  # fmt: skip
+        bare = compare_points(other, data.baseline, c, r.temperature, r.points, base.points,
+                              data.margin, data.confidence, spreads[c])  # no cell term  # fmt: skip
         boot = compare_points(other, data.baseline, c, r.temperature, r.points,
                               [replace(p, turn=0) for p in base.points], data.margin,
                               data.confidence)  # one turn: the bootstrap over requests  # fmt: skip
-        x, xb = g.throughput, boot.throughput
-        rows.append({"concurrency": c, "repeat": rep, "pairs": g.pairs,
-                     "turns": len({p.turn_key for p in base.points}),
-                     "ratio": x.estimate, "low": x.low, "high": x.high, "verdict": g.verdict,
-                     "covers_1": x.low <= 1.0 <= x.high,
-                     "bootstrap_low": xb.low, "bootstrap_high": xb.high,
-                     "bootstrap_verdict": boot.verdict,
-                     "bootstrap_covers_1": xb.low <= 1.0 <= xb.high})  # fmt: skip
+        row = {"concurrency": c, "repeat": rep, "pairs": g.pairs,
+               "turns": len({p.turn_key for p in base.points}), "ratio": g.throughput.estimate,
+               "cell_noise": data.cell_noise}  # fmt: skip
+        for prefix, gain in (("", g), ("turns_only_", bare), ("bootstrap_", boot)):
+            x = gain.throughput
+            row |= {prefix + "low": x.low, prefix + "high": x.high,
+                    prefix + "verdict": gain.verdict,
+                    prefix + "covers_1": x.low <= 1.0 <= x.high}  # fmt: skip
+        rows.append(row)
     return rows
+
+
+def cell_noise_estimate(out: Path) -> dict[int, float]:
+    """τ² per concurrency by moments: var(ȳ_cell) − mean(s² / turns), s² pooled over cells."""
+    data = load_results(out)
+    other = next(r.arm for r in data.done if r.arm != data.baseline)
+    out_: dict[int, float] = {}
+    for c in sorted({r.concurrency for r in data.done}):
+        ys = []
+        for r in (r for r in data.done if r.arm == other and r.concurrency == c):
+            base = next(b for b in data.done if (b.arm, b.concurrency, b.repeat)
+                        == (data.baseline, c, r.repeat))  # fmt: skip
+            ys.append(turn_log_ratios(paired(r.points, base.points)))
+        df = sum(len(y) - 1 for y in ys)
+        if len(ys) < 2 or not df:
+            continue
+        s2 = sum(float(((y - y.mean()) ** 2).sum()) for y in ys) / df
+        means = np.array([y.mean() for y in ys])
+        out_[c] = float(means.var(ddof=1) - np.mean([s2 / len(y) for y in ys]))
+    return out_
 
 
 def main() -> int:
@@ -69,7 +95,8 @@ def main() -> int:
               f"{r['verdict']}; bootstrap over requests [{r['bootstrap_low']:.3f}, "
               f"{r['bootstrap_high']:.3f}] {r['bootstrap_verdict']}")  # fmt: skip
     summary: dict = {"cells": rows}
-    for method, prefix in (("turns", ""), ("bootstrap", "bootstrap_")):
+    for method, prefix in (("turns + cell term", ""), ("turns only", "turns_only_"),
+                           ("bootstrap", "bootstrap_")):  # fmt: skip
         covered = sum(r[prefix + "covers_1"] for r in rows) / len(rows)
         wrong = sum(r[prefix + "verdict"] in ("pays", "loses") for r in rows)
         even = sum(r[prefix + "verdict"] == "break-even" for r in rows)
@@ -83,9 +110,13 @@ def main() -> int:
               f"{widths[len(widths) // 2]:.3f}")  # fmt: skip
         summary[method] = {"coverage": covered, "pays_or_loses": wrong, "break_even": even,
                            "covered_per_concurrency": by_c}  # fmt: skip
+    tau2 = cell_noise_estimate(args.out)
+    summary["cell_noise_squared_estimate"] = tau2
+    each = [f"c={c}: {v:.5f} (τ ≈ {max(v, 0) ** 0.5:.3f})" for c, v in tau2.items()]
+    print("τ² estimate per concurrency (var of cell log X − turn variance): " + ", ".join(each))
     if args.json_out:
         args.json_out.write_text(json.dumps(summary, indent=1) + "\n")
-    t = summary["turns"]
+    t = summary["turns + cell term"]
     return 0 if t["coverage"] >= 0.9 and not t["pays_or_loses"] else 1
 
 

@@ -12,13 +12,17 @@ Intervals, 95 % (adaptive sampling: 1 − 0.05/K, see adaptive.py):
   requests in turn j of every arm): a t interval on the turns. y_j = log X_j of turn j's paired
   requests; s² = Σ (y_j − ȳ_cell)² / ν pooled over the cells at this concurrency (every arm,
   temperature and repeat: the machine's drift between turns is the same for all arms),
-  ν = Σ (turns_cell − 1); interval = X · exp(± t_ν · s / √turns). Requests of one turn run
-  together (at c > 1 in one batch), so the turn, not the request, is the independent unit;
-  the A/A study (benchmarks/aa) measured a bootstrap over requests covering 1 too rarely.
+  ν = Σ (turns_cell − 1); interval = X · exp(± √(t_ν² s² / turns + z² τ² / R)). Requests of
+  one turn run together (at c > 1 in one batch), so the turn, not the request, is the
+  independent unit; the A/A study (benchmarks/aa) measured a bootstrap over requests covering
+  1 too rarely. τ = the study's `cell_noise`: the sd of log X between cells of two identical
+  servers beyond what their turns explain (one server a few % faster for a whole cell, then
+  not; no analysis inside one cell sees it), measured by the A/A study, R = the repeats pooled.
   X of a cell in one turn (a sequential sweep), and every latency ratio: percentile bootstrap
   over the pairs, B = 2000 resamples with replacement, the same resampled indices for both
   arms and every metric (the pairing is kept), seeded by the cell so a report is
-  reproducible; it does not see drift between one arm's block and the next's.
+  reproducible; it does not see drift between one arm's block and the next's. X's bootstrap
+  interval is widened by τ too: each side's log half-width h becomes √(h² + (z τ)² / R).
 Verdict on X with a practical margin m (default 0.03):
     pays          X_low  > 1 + m
     loses         X_high < 1 − m
@@ -44,6 +48,10 @@ RESAMPLES = 2000
 CONFIDENCE = 0.95
 MIN_PAIRS = 8
 DEFAULT_MARGIN = 0.03
+# τ, the sd of log X between cells of identical servers that the turns do not explain: 0.035,
+# pooled from two A/A studies on the 2-core dev machine (benchmarks/aa/RESULTS.md); a study's
+# `cell_noise` sets it for another machine (benchmarks/aa/coverage.py estimates it)
+DEFAULT_CELL_NOISE = 0.035
 PAYS, LOSES, BREAK_EVEN, INCONCLUSIVE = "pays", "loses", "break-even", "inconclusive"
 DECIDED = (PAYS, LOSES, BREAK_EVEN)
 
@@ -150,14 +158,33 @@ def turn_spread(cells: Sequence[Pairs]) -> TurnSpread | None:
 
 
 def turn_interval(
-    x: float, turns: int, spread: TurnSpread, confidence: float = CONFIDENCE
+    x: float,
+    turns: int,
+    spread: TurnSpread,
+    confidence: float = CONFIDENCE,
+    cell_noise: float = 0.0,
+    repeats: int = 1,
 ) -> Interval:
-    """X · exp(± t_ν · s / √turns), s² = spread.ss / ν, ν = spread.df."""
+    """X · exp(± √(t_ν² s² / turns + z² τ² / R)), s² = spread.ss / ν, ν = spread.df,
+    τ = cell_noise: each term with its own quantile (τ is a constant, not estimated here)."""
     from scipy import stats
 
-    half = stats.t.ppf(1 - (1 - confidence) / 2, spread.df) * np.sqrt(spread.ss / spread.df)
-    half /= np.sqrt(turns)
+    tail = 1 - (1 - confidence) / 2
+    turn = stats.t.ppf(tail, spread.df) ** 2 * spread.ss / spread.df / turns
+    half = np.sqrt(turn + (stats.norm.ppf(tail) * cell_noise) ** 2 / repeats)
     return Interval(float(x), float(x * np.exp(-half)), float(x * np.exp(half)))
+
+
+def widen(x: Interval, cell_noise: float, repeats: int, confidence: float = CONFIDENCE) -> Interval:
+    """Each side's log half-width h → √(h² + (z τ)² / R): the cell term on a bootstrap interval."""
+    from scipy import stats
+
+    if cell_noise <= 0 or x.estimate <= 0 or x.low <= 0:
+        return x
+    extra = (stats.norm.ppf(1 - (1 - confidence) / 2) * cell_noise) ** 2 / repeats
+    low = np.sqrt(np.log(x.estimate / x.low) ** 2 + extra)
+    high = np.sqrt(np.log(x.high / x.estimate) ** 2 + extra)
+    return Interval(x.estimate, float(x.estimate * np.exp(-low)), float(x.estimate * np.exp(high)))
 
 
 def resample_indices(n: int, seed: str, resamples: int = RESAMPLES) -> np.ndarray:
@@ -227,10 +254,12 @@ def compare_points(
     margin: float = DEFAULT_MARGIN,
     confidence: float = CONFIDENCE,
     spread: TurnSpread | None = None,
+    cell_noise: float = 0.0,
 ) -> Gain:
     """The Gain of one arm over the baseline from the two arms' points in one cell. `spread`:
     the pooled turn spread at this concurrency (default: this cell's own); X's interval is the
-    turn one when the cell has 2 turns or more, else the bootstrap's."""
+    turn one when the cell has 2 turns or more, else the bootstrap's; both carry the cell term
+    τ = `cell_noise` over the repeats pooled."""
     both = paired(arm_points, base_points)
     n = len(both)
     empty = Gain(
@@ -243,11 +272,13 @@ def compare_points(
     tok_a, tok_b = _column(a, "output_tokens"), _column(b, "output_tokens")
     x, boot = rate_ratio(tok_a, _column(a, "e2e_s"), tok_b, _column(b, "e2e_s"), idx)
     turns = len({q.turn_key for _, q in both})
+    repeats = len({q.repeat for _, q in both})
     spread = spread or turn_spread([both])
     if turns >= 2 and spread is not None:
-        throughput = turn_interval(x, turns, spread, confidence)
+        throughput = turn_interval(x, turns, spread, confidence, cell_noise, repeats)
     else:
         throughput = percentile_interval(x, boot, confidence)
+        throughput = widen(throughput, cell_noise, repeats, confidence)
     latency = {
         m: mean_ratio(_column(a, m), _column(b, m), idx, confidence)
         for m in ("ttft_s", "tpot_s", "e2e_s")
@@ -287,7 +318,9 @@ def pair_with_baseline(data: StudyData, reference: dict[str, str] | None = None)
         for c in {c for _, _, c, _, _, _ in compared}
     }
     return [
-        compare_points(arm, ref, c, t, a, b, data.margin, data.confidence, spreads[c])
+        compare_points(
+            arm, ref, c, t, a, b, data.margin, data.confidence, spreads[c], data.cell_noise
+        )
         for arm, ref, c, t, a, b in compared
     ]
 

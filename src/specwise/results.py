@@ -108,6 +108,7 @@ class StudyData:
     verdicts: list[QualityVerdict] = field(default_factory=list)
     margin: float = gains.DEFAULT_MARGIN  # practical margin m of the gain verdicts
     confidence: float = gains.CONFIDENCE  # of every interval (adaptive sampling: 1 − α/K)
+    cell_noise: float = gains.DEFAULT_CELL_NOISE  # τ of X's interval (gains.turn_interval)
 
     @property
     def done(self) -> list[Row]:
@@ -264,6 +265,7 @@ def load_results(
         verdicts=verdicts_from(out),
         margin=float(spec.get("practical_margin", gains.DEFAULT_MARGIN)),
         confidence=study_confidence(spec),
+        cell_noise=study_cell_noise(spec),
     )
 
 
@@ -273,6 +275,14 @@ def study_confidence(spec: dict[str, Any]) -> float:
         return Study.model_validate(spec).confidence
     except ValueError:
         return gains.CONFIDENCE
+
+
+def study_cell_noise(spec: dict[str, Any]) -> float:
+    """The stored study's τ (Study.cell_noise); the default for stores that predate it."""
+    try:
+        return Study.model_validate(spec).cell_noise
+    except ValueError:
+        return gains.DEFAULT_CELL_NOISE
 
 
 def _s(ms: float | None) -> float | None:
@@ -413,7 +423,8 @@ def summary_table(data: StudyData, title: str) -> Table:
     table.caption = (
         f"vs base = paired throughput ratio (Σ tokens / Σ E2E of the requests both arms "
         f"answered, repeats and looks pooled) with its {percent(data.confidence)} interval (t "
-        f"over the arms' turns; bootstrap over requests for a cell in one turn); verdict "
+        f"over the arms' turns; bootstrap over requests for a cell in one turn; both with "
+        f"the between-cell term τ = {data.cell_noise:g}); verdict "
         f"with margin {percent(data.margin)}: pays / loses / break-even / "
         "inconclusive. TTFT, TPOT in ms; "
         "accept = draft acceptance rate, AL = mean acceptance length (steps that drafted), "

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from specwise import adaptive
 from specwise.config import Arm, load_yaml
 from specwise.errors import SpecwiseError
+from specwise.gains import DEFAULT_CELL_NOISE
 
 
 class StudyArm(Arm):
@@ -50,6 +51,9 @@ class Workload(BaseModel):
     seed: int = 1
     weights: dict[str, float] | None = None  # commerce kinds, e.g. {tool_call: 0.5, answer: 0.5}
     turns: Literal["last", "every"] = "last"  # files with conversations: which assistant turns
+    # requests left out at the start (generator or file): a later study on draws an earlier one
+    # never sent, e.g. a tuned arm measured past the study it was tuned on (`specwise tune`)
+    skip: int = Field(default=0, ge=0)
 
 
 class Slo(BaseModel):
@@ -161,6 +165,10 @@ class Study(BaseModel):
     prefix_cache: PrefixCache = "warm-shared"
     # a gain within ±practical_margin of 1 is "break-even" (gains.verdict)
     practical_margin: float = Field(default=0.03, ge=0, lt=1)
+    # τ: the sd of log X between cells of identical servers beyond what the turns explain, added
+    # to every throughput interval (gains.py); measured by studies/aa.yaml on the 2-core dev
+    # machine. Measure your machine's with it (benchmarks/aa/coverage.py prints the estimate).
+    cell_noise: float = Field(default=DEFAULT_CELL_NOISE, ge=0, lt=1)
     request_timeout_s: float = Field(default=600.0, gt=0)
 
     @model_validator(mode="before")

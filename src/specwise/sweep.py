@@ -175,13 +175,15 @@ def workload_requests(study: Study) -> list[WorkloadRequest]:
     (study.offsets); a file too short for disjoint draws is refused with the count it needs."""
     w, n = study.workload, study.requests_needed
     if not w.file:
-        return generate(n, w.seed, w.split, w.weights)
-    requests = load_workload(Path(w.file), w.turns)
+        return generate(w.skip + n, w.seed, w.split, w.weights)[w.skip :]  # prefix-stable
+    requests = load_workload(Path(w.file), w.turns)[w.skip :]
     if len(requests) < n:
+        skipped = f" after the {w.skip} skipped" if w.skip else ""
         raise SpecwiseError(
-            f"{w.file} holds {len(requests)} requests, but this study needs {n} (a warm-up pool "
-            f"of {study.warmup_pool} and disjoint requests for every configuration); add "
-            "requests to the file or lower `requests`, `concurrency`, `temperature` or `repeats`."
+            f"{w.file} holds {len(requests)} requests{skipped}, but this study needs {n} (a "
+            f"warm-up pool of {study.warmup_pool} and disjoint requests for every "
+            "configuration); add requests to the file or lower `requests`, `concurrency`, "
+            "`temperature`, `repeats` or `workload.skip`."
         )
     return requests[:n]
 
@@ -193,7 +195,7 @@ def workload_by_id(study: Study) -> dict[str, WorkloadRequest]:
     if w.file:
         requests = load_workload(Path(w.file), w.turns)
     else:
-        requests = generate(study.requests_needed, w.seed, w.split, w.weights)
+        requests = generate(w.skip + study.requests_needed, w.seed, w.split, w.weights)
     return {r.id: r for r in requests}
 
 
@@ -445,7 +447,7 @@ def next_look(
         config, c = first[name], first[name].concurrency
         gain = compare_points(
             name, base, c, config.temperature, points[name], points[base],
-            study.practical_margin, study.confidence, spread,
+            study.practical_margin, study.confidence, spread, study.cell_noise,
         )  # fmt: skip
         reason = adaptive.stop_reason(
             gain, len(points[name]), study.slice_for(c), study.adaptive.half_width
