@@ -175,6 +175,28 @@ def test_a_file_too_short_for_disjoint_draws_is_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
+def test_workload_skip_gives_draws_the_earlier_study_never_sent(tmp_path: Path) -> None:
+    first = Study.model_validate({"arms": [{"name": "a"}], "concurrency": [1], "requests": 4})
+    later = Study.model_validate(
+        {"arms": [{"name": "a"}], "concurrency": [1], "requests": 4,
+         "workload": {"skip": first.requests_needed}}
+    )  # fmt: skip
+    sent = [r.id for r in sweep.workload_requests(first)]
+    fresh = [r.id for r in sweep.workload_requests(later)]
+    assert len(fresh) == later.requests_needed and not set(sent) & set(fresh)
+    longer = [r.id for r in sweep.workload_requests(first.model_copy(update={"requests": 12}))]
+    assert longer[: len(sent)] == sent and fresh == longer[len(sent) : len(sent) + len(fresh)]
+    lines = [json.dumps({"id": f"r{i}", "messages": [{"role": "user", "content": "hi"}]})
+             for i in range(10)]  # fmt: skip
+    (tmp_path / "w.jsonl").write_text("\n".join(lines) + "\n")
+    path = write_study(
+        tmp_path / "s.yaml", arms=[{"name": "a"}], workload={"file": "./w.jsonl", "skip": 4},
+        concurrency=[1], requests=5,
+    )  # fmt: skip
+    with pytest.raises(SpecwiseError, match="holds 6 requests after the 4 skipped"):
+        sweep.workload_requests(load_study(path))
+
+
 def test_a_study_written_before_prefix_cache_still_loads() -> None:
     old = {"arms": [{"name": "a"}], "reset_prefix_cache": False}
     assert Study.model_validate(old).prefix_cache == "as-is"

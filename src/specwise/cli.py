@@ -274,6 +274,21 @@ def report(
 
 @app.command()
 @one_sentence_errors
+def tune(
+    out: Annotated[Path, typer.Argument(help="a sweep's results dir")],
+    arms_out: Annotated[
+        Path | None, typer.Option("--arms-out", help="write the tuned arms as study YAML")
+    ] = None,
+):
+    """Per-batch-size k schedules (vLLM's num_speculative_tokens_per_batch_size) from the
+    verdicts: k where the family's arm pays, 0 elsewhere and above the highest level."""
+    from specwise.tune import tune_command
+
+    print(tune_command(out, arms_out))
+
+
+@app.command()
+@one_sentence_errors
 def compare(
     dir_a: Annotated[Path, typer.Argument(help="results dir A (e.g. the shipped head)")],
     dir_b: Annotated[Path, typer.Argument(help="results dir B (e.g. a new head)")],
