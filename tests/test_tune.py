@@ -34,8 +34,9 @@ def arm(name: str, k: int, **spec) -> dict:
 ARMS = [{"name": "base", "engine": "vllm"}, arm("ngram-k3", 3), arm("ngram-k5", 5)]
 
 
-def study(e2e: dict[tuple[str, int], float]) -> StudyData:
-    return StudyData("s", "base", [row(a, c, v) for (a, c), v in e2e.items()])
+def study(e2e: dict[tuple[str, int], float], arms: list[dict] = ARMS) -> StudyData:
+    rows = [row(a, c, v) for (a, c), v in e2e.items()]
+    return StudyData("s", "base", rows, arms={a["name"]: a for a in arms})
 
 
 def test_the_arms_of_one_k_list_are_one_family_and_a_scheduled_arm_none():
@@ -87,7 +88,7 @@ def test_the_ranges_vllm_takes_are_valid_for_vllms_own_validator():
 def test_tune_command_writes_arms_a_study_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     from specwise import tune
 
-    data = study({("base", 1): 1.0, ("ngram-k3", 1): 0.8})
+    data = study({("base", 1): 1.0, ("ngram-k3", 1): 0.8}, ARMS[:2])
     monkeypatch.setattr(tune, "load_results", lambda out: data)
     monkeypatch.setattr(tune, "stored_spec", lambda out: {"arms": ARMS[:2], "requests": 4})
     text = tune_command(tmp_path, tmp_path / "tuned.yaml")
@@ -103,6 +104,6 @@ def test_tune_command_writes_arms_a_study_loads(tmp_path: Path, monkeypatch: pyt
     assert loaded.arms[1].speculative_config["num_speculative_tokens_per_batch_size"] == [
         [1, 1, 3], [2, UNBOUNDED, 0]
     ]  # fmt: skip
-    monkeypatch.setattr(tune, "stored_spec", lambda out: {"arms": ARMS[:1]})
+    monkeypatch.setattr(tune, "load_results", lambda out: study({("base", 1): 1.0}, ARMS[:1]))
     with pytest.raises(SpecwiseError, match="no speculative arm"):
         tune_command(tmp_path)

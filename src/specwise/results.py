@@ -109,6 +109,7 @@ class StudyData:
     margin: float = gains.DEFAULT_MARGIN  # practical margin m of the gain verdicts
     confidence: float = gains.CONFIDENCE  # of every interval (adaptive sampling: 1 − α/K)
     cell_noise: float = gains.DEFAULT_CELL_NOISE  # τ of X's interval (gains.turn_interval)
+    arms: dict[str, dict[str, Any]] = field(default_factory=dict)  # name → the stored arm fields
 
     @property
     def done(self) -> list[Row]:
@@ -266,6 +267,7 @@ def load_results(
         margin=float(spec.get("practical_margin", gains.DEFAULT_MARGIN)),
         confidence=study_confidence(spec),
         cell_noise=study_cell_noise(spec),
+        arms=arms,
     )
 
 

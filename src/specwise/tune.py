@@ -136,11 +136,12 @@ def level(concurrency: int, found: list[Gain], k_of: dict[str, int]) -> Level:
     )
 
 
-def schedules(data: StudyData, arms: list[dict[str, Any]]) -> list[Schedule]:
-    """Every family's schedule at every temperature the study measured (see the module doc)."""
+def schedules(data: StudyData, arms: list[dict[str, Any]] | None = None) -> list[Schedule]:
+    """Every family's schedule at every temperature the study measured (see the module doc);
+    `arms`: the arm fields (default: the study's stored arms)."""
     found = pair_with_baseline(data)
     out = []
-    for name, group in families(arms).items():
+    for name, group in families(list(data.arms.values()) if arms is None else arms).items():
         k_of = {a["name"]: a["speculative_config"]["num_speculative_tokens"] for a in group}
         mine = [g for g in found if g.arm in k_of]
         for t in sorted({g.temperature for g in mine}):
@@ -177,7 +178,7 @@ def fresh_skip(spec: dict[str, Any]) -> int | None:
 
 def tune(out: Path) -> list[Schedule]:
     """The schedules of a sweep's results dir."""
-    return schedules(load_results(out), list(stored_spec(out).get("arms", [])))
+    return schedules(load_results(out))
 
 
 def schedule_text(s: Schedule) -> str:

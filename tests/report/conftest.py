@@ -83,6 +83,10 @@ def study() -> StudyData:
     return StudyData(
         name="paper-like", baseline="nim-2gpu", rows=rows, slo_ttft_ms=1000, slo_tpot_ms=50,
         conditions={"hardware": "1×H100 (synthetic)", "command · eagle3-k3": "vllm serve m"},
+        cell_noise=0.0,  # synthetic: no machine between its cells
+        arms={name: {"name": name, "speculative_config": {"method": "eagle3", "model": "h",
+                                                          "num_speculative_tokens": k}}
+              for name, k in (("eagle3-k3", 3), ("eagle3-k5", 5))},
         verdicts=[QualityVerdict("eagle3-k3", 0.0, "equivalent", "identical 40/40"),
                   QualityVerdict("eagle3-k3", 0.5, "equivalent", "judge 4.1 vs 4.0"),
                   QualityVerdict("eagle3-k5", 0.0, "equivalent"),

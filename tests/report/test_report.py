@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 
@@ -77,6 +78,17 @@ def test_decision_per_arm_and_load(study: StudyData):
     summary = tables.decided_summary(study)
     decided = sum(r["verdict"] != "inconclusive" for r in tables.gains_table(study).rows)
     assert summary.startswith(f"{decided} of 24 arm × cell gains decided")
+
+
+def test_the_schedule_takes_the_k_that_pays_most_surely_at_each_load(study: StudyData):
+    """k = 3 gains more than k = 5 at every concurrency of the fixture, and both pay up to
+    c = 32 against the 1-GPU arm: k = 3 for batch sizes 1–32, then 0 (never measured above)."""
+    one_gpu = replace(study, baseline="vllm-1gpu")
+    rows = [r for r in tables.schedule_table(one_gpu).rows if r["t"] == 0.0]
+    assert [(r["family"], r["c"], r["k"], r["arm"]) for r in rows] == [
+        ("eagle3", c, 3, "eagle3-k3") for c in (1, 4, 16, 32)
+    ]
+    assert {r["schedule"] for r in rows} == {"[[1, 32, 3], [33, 1048576, 0]]"}
 
 
 def test_prices_override():

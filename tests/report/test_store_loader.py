@@ -98,9 +98,10 @@ def test_write_report_end_to_end(tmp_path):
     assert "<script" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "vllm serve &lt;b&gt;m&lt;/b&gt;" in page
     assert "server exited &lt;script&gt;x&lt;/script&gt;" in page
-    # 33 tokens per request, E2E 0.1 + 32 × TPOT: X = (0.1 + 2.56) / (0.1 + 1.92) at c = 4
+    # 33 tokens per request, E2E 0.1 + 32 × TPOT: X = (0.1 + 2.56) / (0.1 + 1.92) at c = 4;
+    # every pair alike, so the interval is the cell term alone: X · exp(± 1.96 × 0.035)
     assert written.headline == (
-        "At T=0 vs baseline — eagle3-k3: enable it at c ≤ 4 (best +32 % [+32, +32] at c = 4)"
+        "At T=0 vs baseline — eagle3-k3: enable it at c ≤ 4 (best +32 % [+23, +41] at c = 4)"
     )
     assert "eagle3-k3 on 1 GPU delivers" in page  # the cost line: 1 GPU vs 2
     assert (tmp_path / "figures" / "speedup.svg").exists()

@@ -17,7 +17,8 @@ Block = tuple[str, Any]
 
 
 def study_blocks(data: StudyData, plots: list[Plot]) -> list[Block]:
-    """Decision, the gains with their verdicts, every configuration, capacity, figures, theory,
+    """Decision, the gains with their verdicts, the load-aware schedule, every configuration,
+    capacity, figures, theory,
     quality, conditions, failures and sample outputs, in that order."""
     done, total = len(data.done), len(data.rows)
     blocks: list[Block] = [
@@ -29,6 +30,7 @@ def study_blocks(data: StudyData, plots: list[Plot]) -> list[Block]:
             f"{tables.decided_summary(data)}.",
         ),
         ("table", tables.gains_table(data)),
+        ("table", tables.schedule_table(data)),
         ("table", tables.study_table(data)),
         ("table", tables.capacity_table(data)),
         ("h2", "Figures"),

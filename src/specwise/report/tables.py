@@ -161,6 +161,36 @@ def gains_table(data: StudyData) -> Table:
     return Table("Gains over the baseline", columns, rows, note)
 
 
+def schedule_table(data: StudyData) -> Table:
+    """Per method family and temperature: the k chosen at each measured concurrency, its
+    evidence, and the schedule vLLM takes (tune.py; `specwise tune` prints the same)."""
+    import json
+
+    from specwise.tune import SCHEDULE, schedules
+
+    rows = []
+    for s in schedules(data):
+        for level in s.levels:
+            rows.append({
+                "family": s.family, "t": s.temperature, "c": level.concurrency, "k": level.k,
+                "arm": level.arm or "—", "gain": gain_text(level.gain), "verdict": level.verdict,
+                "schedule": json.dumps(s.ranges) if s.pays_anywhere else "no speculation",
+            })  # fmt: skip
+    columns = [
+        ("family", "method", ""), ("t", "T", "g"), ("c", "c", "d"), ("k", "k chosen", "d"),
+        ("arm", "from arm", ""), ("gain", "its gain [CI]", ""), ("verdict", "verdict", ""),
+        ("schedule", SCHEDULE, ""),
+    ]  # fmt: skip
+    note = (
+        "k at each measured concurrency: the k of the method's arm that pays there with the "
+        "highest lower bound, else 0 (for k = 0 the gain shown is the method's best). Batch "
+        "sizes between two measured levels take the k of the level above them, batch sizes "
+        "above the highest level take 0. Measure a tuned arm on fresh draws (specwise tune "
+        "DIR --arms-out F.yaml, then a study with workload.skip) before trusting it."
+    )
+    return Table("Load-aware schedule", columns, rows, note)
+
+
 def capacity_table(data: StudyData) -> Table:
     """Per arm and temperature: the largest concurrency meeting the SLO and what it yields."""
     groups: dict[tuple[str, float], list[Row]] = defaultdict(list)
