@@ -211,3 +211,27 @@ def test_an_arm_can_have_its_own_one_off_warm_up_and_the_pool_grows_for_it():
     base, warm = study.arms
     assert (study.server_warmup_for(base), study.server_warmup_for(warm)) == (1, 32)
     assert study.warmup_pool == 32  # no measured request is ever a warm-up
+
+
+def test_interleaved_server_warmup_goes_once_per_server_then_warmup_per_configuration(
+    tmp_path: Path, fake_url: str, monkeypatch: pytest.MonkeyPatch
+):
+    seen: list[tuple[str, int, int, int]] = []
+    measured = sweep.take_turn
+
+    def spy(study, turns, b, running, progress, warmup):
+        seen.append((turns.config.arm.name, turns.config.concurrency, b, warmup))
+        return measured(study, turns, b, running, progress, warmup)
+
+    monkeypatch.setattr(sweep, "take_turn", spy)
+    arms = [{"name": n, "engine": "external", "url": fake_url, "served_model_name": "ok"}
+            for n in ("base", "spec")]  # fmt: skip
+    path = tmp_path / "w.yaml"
+    fields = {"arms": arms, "schedule": "interleaved", "requests": 4, "concurrency": [1, 2],
+              "warmup": 1, "server_warmup": 2, "max_tokens": 4, "block": 2, "turn_pause_s": 0,
+              "prefix_cache": "as-is"}  # fmt: skip
+    path.write_text(yaml.safe_dump(fields))
+    assert sweep_study(path, tmp_path / "out").done == 4
+    first_blocks = [(a, c, w) for a, c, b, w in seen if b == 0]
+    assert sorted(first_blocks) == [("base", 1, 3), ("base", 2, 1), ("spec", 1, 3), ("spec", 2, 1)]
+    assert all(w == 0 for _, _, b, w in seen if b > 0)

@@ -17,6 +17,27 @@ def test_minimal_vllm_arm_defaults() -> None:
     assert arm.request_model == "smollm2"
 
 
+def test_a_suffix_arm_takes_its_parameters_and_records_its_k() -> None:
+    import json
+
+    from specwise.servers.vllm import vllm_command
+
+    plain = Arm(name="s", model="m", speculative_config={"method": "suffix"})
+    assert plain.speculative_config == {"method": "suffix", "num_speculative_tokens": 24}
+    deep = {"method": "suffix", "suffix_decoding_max_tree_depth": 16,
+            "suffix_decoding_max_spec_factor": 2.0, "suffix_decoding_min_token_prob": 0.2,
+            "suffix_decoding_max_cached_requests": 500}  # fmt: skip
+    arm = Arm(name="s", model="m", speculative_config=deep)
+    assert arm.speculative_config == deep | {"num_speculative_tokens": 16}  # k = the depth
+    cmd = vllm_command(arm, "m", 8000)
+    sent = json.loads(cmd[cmd.index("--speculative-config") + 1])
+    assert sent == deep | {"num_speculative_tokens": 16}  # every parameter reaches vLLM
+    given = Arm(
+        name="s", model="m", speculative_config={"method": "suffix", "num_speculative_tokens": 8}
+    )
+    assert given.speculative_config["num_speculative_tokens"] == 8
+
+
 @pytest.mark.parametrize(
     ("fields", "message"),
     [

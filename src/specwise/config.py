@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from specwise.errors import SpecwiseError
 
 Engine = Literal["vllm", "sglang", "external"]
+SUFFIX_MAX_TREE_DEPTH = 24  # vLLM's default suffix_decoding_max_tree_depth
 
 
 class Arm(BaseModel):
@@ -44,6 +45,12 @@ class Arm(BaseModel):
             raise ValueError(f"a {self.engine} arm needs `model` (a model directory or name)")
         if self.speculative_config is not None and "method" not in self.speculative_config:
             raise ValueError("speculative_config needs a `method` (eagle3, ngram, draft_model, …)")
+        spec = self.speculative_config
+        if spec and spec["method"] == "suffix" and "num_speculative_tokens" not in spec:
+            # vLLM's own default for suffix (config/speculative.py), written out so that k is
+            # recorded with the run: the most tokens a suffix step may draft
+            depth = spec.get("suffix_decoding_max_tree_depth", SUFFIX_MAX_TREE_DEPTH)
+            self.speculative_config = spec | {"num_speculative_tokens": depth}
         return self
 
     @property

@@ -258,7 +258,7 @@ class Running:
     server: Server | None
     server_id: int | None
     reason: str | None  # why it cannot measure: did not start, or died
-    measured: int = 0  # configurations run on it so far (the first gets server_warmup)
+    warmed: bool = False  # its server_warmup sent (before its first configuration)
 
 
 def start_all(study: Study, conn: sqlite3.Connection, out: Path) -> dict[str, Running]:
@@ -385,10 +385,6 @@ def run_look(
     size = study.block_for(configs[0].concurrency)
     pool = requests[: study.warmup_pool]
     all_turns = [Turns(c, blocks(cell_requests(requests, c), size), pool) for c in configs]
-    for t in all_turns:
-        r = running[t.config.arm.name]
-        if not t.config.look:  # the first look on a server gets its one-off warm-up too
-            r.measured += 1
     count = max(len(t.blocks) for t in all_turns)
     for b in range(count):
         order = all_turns if (b + flip) % 2 == 0 else all_turns[::-1]
@@ -396,9 +392,9 @@ def run_look(
             if t.failed is None and b < len(t.blocks):
                 r = running[t.config.arm.name]
                 warmup = 0
-                if b == 0 and not t.config.look:
-                    once = study.server_warmup_for(t.config.arm) if r.measured == 1 else 0
-                    warmup = study.warmup + once
+                if b == 0 and not t.config.look:  # a configuration's first block warms up
+                    once = 0 if r.warmed else study.server_warmup_for(t.config.arm)
+                    warmup, r.warmed = study.warmup + once, True
                 time.sleep(study.turn_pause_s)  # the last turn's server goes quiet first
                 take_turn(study, t, b, r, progress, warmup)
     for t in all_turns:
