@@ -62,6 +62,8 @@ def test_quick_study_resolves_the_head_against_its_own_directory() -> None:
     assert study.prefix_cache == "warm-shared"
     arms = {a.name: a for a in study.arms}
     assert set(arms) == {"baseline", "eagle3-k3", "ngram-k3"}
+    tuned = load_study(REPO / "studies" / "tuned.yaml")  # fresh draws: past quick.yaml's
+    assert tuned.workload.skip == study.requests_needed and len(expand(tuned)) == 6
     cpu = load_study(REPO / "studies" / "cpu.yaml")
     assert len(expand(cpu)) == 30  # 5 arms (the eagle3 arm's two k) x 6 cells
     assert [a.name for a in cpu.arms] == [

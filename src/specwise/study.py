@@ -146,8 +146,8 @@ class Study(BaseModel):
     # concurrency; default 2 × concurrency): short turns put the machine's drift on every arm
     block: PerConcurrency | None = None
     # interleaved: seconds of quiet before each turn. With the servers sharing CPU cores, the
-    # first request right after another server's turn waited ~0.7 s more for its first token
-    # (the other server's trailing work); a 1 s pause removed it (docs/findings, turn pause)
+    # first request right after another server's turn waited ~0.3 s more for its first token
+    # (the other server's trailing work); 1 s removed it (benchmarks/aa/RESULTS.md)
     turn_pause_s: float = Field(default=1.0, ge=0, le=60)
     warmup: int = Field(default=2, ge=0)  # unmeasured requests before each configuration
     # unmeasured requests once per server start, before its first configuration (on top of
