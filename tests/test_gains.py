@@ -214,3 +214,19 @@ def test_the_cell_term_restores_coverage_when_a_whole_cell_runs_fast():
         for a, b in cells
     )
     assert bare < 170 and with_cell >= 180
+
+
+def test_an_arm_whose_turns_spread_more_than_the_pool_uses_its_own_spread():
+    """Two arms at one concurrency: one steady, one whose gain swings ±20 % from turn to turn.
+    The swinging arm gets its own (larger) spread, not the pooled one; the steady arm the pool."""
+    base = turned([1.0] * 12, 2)
+    steady = turned([1 / 1.1] * 12, 2)
+    swings = turned([1 / x for x in [0.9, 1.3] * 3 for _ in range(2)], 2)
+    pooled = gains.turn_spread([gains.paired(steady, base), gains.paired(swings, base)])
+    own = gains.turn_spread([gains.paired(swings, base)])
+    assert own.df == 5 and own.s2 > pooled.s2
+    g = compare_points("a", "b", 1, 0.0, swings, base, spread=pooled)
+    mine = compare_points("a", "b", 1, 0.0, swings, base, spread=own)
+    assert (g.throughput.low, g.throughput.high) == (mine.throughput.low, mine.throughput.high)
+    calm = compare_points("a", "b", 1, 0.0, steady, base, spread=pooled)
+    assert calm.throughput.high - calm.throughput.low > 0  # the pool's spread, not its own 0

@@ -9,15 +9,17 @@ successfully by both the arm and the baseline in the same cell and repeat, keyed
     latency ratio     L = mean(latency_a) / mean(latency_b)    for TTFT, TPOT and E2E
 Intervals, 95 % (adaptive sampling: 1 − 0.05/K, see adaptive.py):
   X, measured in turns (an interleaved sweep: the arms take turns of a few requests, the same
-  requests in turn j of every arm): a t interval on the turns. y_j = log X_j of turn j's paired
-  requests; s² = Σ (y_j − ȳ_cell)² / ν pooled over the cells at this concurrency (every arm,
-  temperature and repeat: the machine's drift between turns is the same for all arms),
-  ν = Σ (turns_cell − 1); interval = X · exp(± √(t_ν² s² / turns + z² τ² / R)). Requests of
-  one turn run together (at c > 1 in one batch), so the turn, not the request, is the
-  independent unit; the A/A study (benchmarks/aa) measured a bootstrap over requests covering
-  1 too rarely. τ = the study's `cell_noise`: the sd of log X between cells of two identical
-  servers beyond what their turns explain (one server a few % faster for a whole cell, then
-  not; no analysis inside one cell sees it), measured by the A/A study, R = the repeats pooled.
+  requests in turn j of every arm): a t interval on the turns. y_j = log X_j of turn j's
+  paired requests; s² = Σ (y_j − ȳ_cell)² / ν pooled over the cells at this concurrency (every
+  arm, temperature and repeat: the machine's drift between turns is the same for all arms),
+  ν = Σ (turns_cell − 1), or the cell's own s² where it has ≥ 4 df and is larger (an arm
+  whose gain varies more from request to request than the others');
+  interval = X · exp(± √(t_ν² s² / turns + z² τ² / R)). Requests of one turn run together
+  (at c > 1 in one batch), so the turn, not the request, is the independent unit; the A/A
+  study (benchmarks/aa) measured a bootstrap over requests covering 1 too rarely.
+  τ = the study's `cell_noise`: the sd of log X between cells of two identical servers beyond
+  what their turns explain (one server a few % faster for a whole cell, then not; no analysis
+  inside one cell sees it), measured by the A/A study; R = the repeats pooled.
   X of a cell in one turn (a sequential sweep), and every latency ratio: percentile bootstrap
   over the pairs, B = 2000 resamples with replacement, the same resampled indices for both
   arms and every metric (the pairing is kept), seeded by the cell so a report is
@@ -48,6 +50,7 @@ RESAMPLES = 2000
 CONFIDENCE = 0.95
 MIN_PAIRS = 8
 DEFAULT_MARGIN = 0.03
+OWN_DF = 4  # a cell's own turn spread replaces the pooled one from this many df (wider_spread)
 # τ, the sd of log X between cells of identical servers that the turns do not explain: 0.035,
 # pooled from two A/A studies on the 2-core dev machine (benchmarks/aa/RESULTS.md); a study's
 # `cell_noise` sets it for another machine (benchmarks/aa/coverage.py estimates it)
@@ -84,6 +87,10 @@ class TurnSpread:
 
     def __add__(self, other: TurnSpread) -> TurnSpread:
         return TurnSpread(self.ss + other.ss, self.df + other.df)
+
+    @property
+    def s2(self) -> float:
+        return self.ss / self.df
 
 
 @dataclass(frozen=True)
@@ -155,6 +162,15 @@ def turn_spread(cells: Sequence[Pairs]) -> TurnSpread | None:
         if y.size >= 2:
             ss, df = ss + float(((y - y.mean()) ** 2).sum()), df + y.size - 1
     return TurnSpread(ss, df) if df else None
+
+
+def wider_spread(pooled: TurnSpread | None, own: TurnSpread | None) -> TurnSpread | None:
+    """The pooled spread, or the cell's own where it has ≥ OWN_DF degrees of freedom and is
+    the larger: a method whose gain varies more from request to request than the other arms'
+    (n-gram's does) must not borrow their narrower spread."""
+    if pooled is None or (own is not None and own.df >= OWN_DF and own.s2 > pooled.s2):
+        return own
+    return pooled
 
 
 def turn_interval(
@@ -273,7 +289,7 @@ def compare_points(
     x, boot = rate_ratio(tok_a, _column(a, "e2e_s"), tok_b, _column(b, "e2e_s"), idx)
     turns = len({q.turn_key for _, q in both})
     repeats = len({q.repeat for _, q in both})
-    spread = spread or turn_spread([both])
+    spread = wider_spread(spread, turn_spread([both]))
     if turns >= 2 and spread is not None:
         throughput = turn_interval(x, turns, spread, confidence, cell_noise, repeats)
     else:

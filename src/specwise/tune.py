@@ -92,8 +92,8 @@ class Schedule:
         spec = self.speculative_config()
         if spec is None:
             return None
-        keep = ("name", "speculative_config", "gpu_hour_usd", "server_warmup")
-        fields = {k: v for k, v in self.source.items() if k not in keep and v not in (None, {}, [])}
+        mine = ("name", "speculative_config")
+        fields = {k: v for k, v in self.source.items() if k not in mine and v not in (None, {}, [])}
         return {"name": f"{self.family}-tuned", **fields, "speculative_config": spec}
 
 
