@@ -230,3 +230,29 @@ def test_an_arm_whose_turns_spread_more_than_the_pool_uses_its_own_spread():
     assert (g.throughput.low, g.throughput.high) == (mine.throughput.low, mine.throughput.high)
     calm = compare_points("a", "b", 1, 0.0, steady, base, spread=pooled)
     assert calm.throughput.high - calm.throughput.low > 0  # the pool's spread, not its own 0
+
+
+def test_an_arm_that_stopped_keeps_the_spread_its_stop_was_decided_on():
+    """Adaptive sampling: "fast" stopped after look 0; "noisy" went on for a look whose turns
+    swing wildly. fast's interval pools the spread of look 0 only (what its stop saw), so the
+    later look of another arm cannot flip the verdict it stopped at."""
+
+    def at(points: list[RequestPoint], look: int, first: int) -> list[RequestPoint]:
+        return [replace(p, look=look, request_id=f"r{first + i}", turn=first // 2 + p.turn)
+                for i, p in enumerate(points)]  # fmt: skip
+
+    wobble = [1.0, 1.02, 0.98, 1.01] * 2  # turns of 2: small spread
+    base0, base1 = at(turned([1.0] * 8, 2), 0, 0), at(turned([1.0] * 8, 2), 1, 8)
+    fast = at(turned([0.8 * w for w in wobble], 2), 0, 0)
+    noisy0 = at(turned([0.9 * w for w in wobble], 2), 0, 0)
+    noisy1 = at(turned([0.5, 0.5, 1.5, 1.5] * 2, 2), 1, 8)
+    rows = [Row("base", 1, 0.0, points=base0 + base1), Row("fast", 1, 0.0, points=fast),
+            Row("noisy", 1, 0.0, points=noisy0 + noisy1)]  # fmt: skip
+    found = {g.arm: g for g in pair_with_baseline(StudyData("s", "base", rows, cell_noise=0.0))}
+    look0 = gains.turn_spread([gains.paired(fast, base0), gains.paired(noisy0, base0)])
+    alone = compare_points("fast", "base", 1, 0.0, fast, base0 + base1, spread=look0)
+    assert found["fast"].throughput == alone.throughput and found["fast"].verdict == "pays"
+    everything = gains.turn_spread(
+        [gains.paired(fast, base0 + base1), gains.paired(noisy0 + noisy1, base0 + base1)]
+    )
+    assert everything.s2 > 10 * look0.s2  # with it, fast's interval would be far wider

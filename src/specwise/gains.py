@@ -317,7 +317,9 @@ def compare_points(
 def pair_with_baseline(data: StudyData, reference: dict[str, str] | None = None) -> list[Gain]:
     """THE pairing function: every arm other than its reference (default: the study's baseline)
     against that reference in every cell both measured, repeats pooled, the turn spread pooled
-    per concurrency over those cells; sorted by arm, T, c."""
+    per concurrency over those cells as they stood at the arm's last look (adaptive sampling:
+    the spread its stop was decided on, so later looks of other arms do not flip a verdict it
+    stopped at); sorted by arm, T, c."""
     cells: dict[tuple[str, int, float], list[Row]] = defaultdict(list)
     for r in data.done:
         cells[(r.arm, r.concurrency, r.temperature)].append(r)
@@ -329,16 +331,24 @@ def pair_with_baseline(data: StudyData, reference: dict[str, str] | None = None)
             continue
         points = [p for r in rows for p in r.points]
         compared.append((arm, ref, c, t, points, [p for r in base_rows for p in r.points]))
-    spreads = {
-        c: turn_spread([paired(a, b) for _, _, cc, _, a, b in compared if cc == c])
-        for c in {c for _, _, c, _, _, _ in compared}
-    }
-    return [
-        compare_points(
-            arm, ref, c, t, a, b, data.margin, data.confidence, spreads[c], data.cell_noise
-        )
-        for arm, ref, c, t, a, b in compared
-    ]
+    spreads: dict[tuple[int, int], TurnSpread | None] = {}
+    found = []
+    for arm, ref, c, t, a, b in compared:
+        last = max((p.look for p in a), default=0)
+        if (c, last) not in spreads:
+            spreads[(c, last)] = turn_spread(
+                [paired(through_look(a2, last), through_look(b2, last))
+                 for _, _, c2, _, a2, b2 in compared if c2 == c]
+            )  # fmt: skip
+        spread = spreads[(c, last)]
+        found.append(compare_points(arm, ref, c, t, a, b, data.margin, data.confidence, spread,
+                                    data.cell_noise))  # fmt: skip
+    return found
+
+
+def through_look(points: Sequence[RequestPoint], look: int) -> list[RequestPoint]:
+    """The points measured in looks 0 … look."""
+    return [p for p in points if p.look <= look]
 
 
 def gain_text(x: Interval | None) -> str:
