@@ -48,6 +48,10 @@ def test_the_arms_of_one_k_list_are_one_family_and_a_scheduled_arm_none():
         "ngram": ["ngram-k3", "ngram-k5"],
         "ngram-wide": ["ngram-wide"],
     }
+    suffix = {"method": "suffix", "num_speculative_tokens": 24}
+    cold_warm = families([{"name": "suffix-cold", "speculative_config": suffix},
+                          {"name": "suffix-warm", "speculative_config": suffix}])  # fmt: skip
+    assert list(cold_warm) == ["suffix"]  # one config, two server states: one family
 
 
 def test_k_is_the_paying_arm_with_the_best_lower_bound_and_0_where_nothing_pays():

@@ -104,9 +104,14 @@ def family_key(spec: dict[str, Any]) -> str:
 
 
 def family_name(arm_names: list[str]) -> str:
-    """NAME of NAME-k3, NAME-k5 (study.per_k); the first arm's name otherwise."""
+    """NAME of NAME-k3, NAME-k5 (study.per_k); else the names' common prefix (suffix of
+    suffix-cold and suffix-warm), else the first arm's name."""
     stems = {re.sub(r"-k\d+$", "", n) for n in arm_names}
-    return stems.pop() if len(stems) == 1 else arm_names[0]
+    if len(stems) == 1:
+        return stems.pop()
+    first, last = min(stems), max(stems)  # the common prefix of all = that of these two
+    n = next((i for i, (x, y) in enumerate(zip(first, last, strict=False)) if x != y), len(first))
+    return first[:n].rstrip("-_.") or arm_names[0]
 
 
 def families(arms: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
