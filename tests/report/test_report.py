@@ -151,3 +151,19 @@ def test_suffix_has_no_iid_alpha_but_a_measured_prediction(study: StudyData):
     from specwise.report.document import measured
 
     assert "suffix decoding" in measured(as_suffix) and "suffix decoding" not in measured(study)
+
+
+def test_an_undecided_gain_that_cannot_pay_says_leave_it_off():
+    from specwise.gains import Gain, Interval, verdict
+
+    def gain(c: int, low: float, x: float, high: float) -> Gain:
+        i = Interval(x, low, high)
+        return Gain("a", "b", c, 0.0, 32, i, None, None, None, verdict(i, 32), 0.03)
+
+    below = tables.action([gain(1, 0.77, 0.88, 1.00), gain(4, 0.56, 0.69, 0.84)])
+    assert below == "it cannot pay at c = 1 (interval below +3 %): leave it off"
+    open_ = tables.action([gain(1, 0.94, 1.10, 1.28), gain(4, 0.77, 0.88, 1.00)])
+    assert open_ == (
+        "it cannot pay at c = 4 (interval below +3 %); undecided at c = 1: measure more "
+        "requests there"
+    )

@@ -360,9 +360,18 @@ def action(found: list[Gain]) -> str:
     if any(g.verdict == gains.PAYS for g in found):
         cs = _join([str(g.concurrency) for g in found if g.verdict == gains.PAYS])
         return f"it pays only at c = {cs}, not at the lowest load: check those cells"
-    undecided = [str(g.concurrency) for g in found if g.verdict == gains.INCONCLUSIVE]
-    if undecided:
-        return f"undecided at c = {_join(undecided)}: measure more requests there"
+    open_ = [g for g in found if g.verdict == gains.INCONCLUSIVE]
+    # an undecided gain whose interval stays below 1 + m cannot pay: that settles "enable it?"
+    no = [g for g in open_ if g.throughput and g.throughput.high <= 1 + g.margin]
+    maybe = [str(g.concurrency) for g in open_ if g not in no]
+    parts = []
+    if no:
+        cs = _join([str(g.concurrency) for g in no])
+        parts.append(f"it cannot pay at c = {cs} (interval below +{no[0].margin * 100:.0f} %)")
+    if maybe:
+        parts.append(f"undecided at c = {_join(maybe)}: measure more requests there")
+    if parts:
+        return "; ".join(parts) + ("" if maybe else ": leave it off")
     return "leave it off at these loads"
 
 
