@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import sys
 from pathlib import Path
 
 import pytest
 
-from specwise import results, store
+from specwise import gains, results, store
 from specwise.bench.client import RequestRecord
 from specwise.errors import SpecwiseError
 
@@ -95,8 +96,12 @@ def test_flat_rows_carry_the_paired_gain_and_verdict(conn) -> None:
     rows = results.flat_rows(results.load_results(conn_dir(conn)))
     a, b, b4 = rows
     assert a["throughput_ratio"] is None and a["verdict"] is None  # the baseline itself
-    # 5 tokens per request both sides: X = Σ E2E(a) / Σ E2E(b) = 0.5 / 0.4, no spread
-    assert (b["throughput_ratio"], b["throughput_ratio_low"]) == (pytest.approx(1.25),) * 2
+    # 5 tokens per request both sides: X = Σ E2E(a) / Σ E2E(b) = 0.5 / 0.4, no spread: the
+    # interval is the between-cell term alone, X · exp(−1.96 τ), τ = the default cell_noise
+    low = 1.25 * math.exp(-1.959964 * gains.DEFAULT_CELL_NOISE)
+    assert (b["throughput_ratio"], b["throughput_ratio_low"]) == (
+        pytest.approx(1.25), pytest.approx(low)
+    )  # fmt: skip
     assert (b["pairs"], b["verdict"]) == (8, "pays")
     assert b4["throughput_ratio"] is None  # no baseline at c = 4
     assert a["ttft_p50_ms"] == pytest.approx(100.0)
