@@ -111,3 +111,18 @@ def test_tune_command_writes_arms_a_study_loads(tmp_path: Path, monkeypatch: pyt
     monkeypatch.setattr(tune, "load_results", lambda out: study({("base", 1): 1.0}, ARMS[:1]))
     with pytest.raises(SpecwiseError, match="no speculative arm"):
         tune_command(tmp_path)
+
+
+def test_a_family_tuned_at_two_temperatures_gets_one_arm_each(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from specwise import tune
+
+    rows = [Row(a, 1, t, points=points(e)) for t in (0.0, 0.5)
+            for a, e in (("base", 1.0), ("ngram-k3", 0.8))]  # fmt: skip
+    data = StudyData("s", "base", rows, arms={a["name"]: a for a in ARMS[:2]})
+    monkeypatch.setattr(tune, "load_results", lambda out: data)
+    monkeypatch.setattr(tune, "stored_spec", lambda out: {"arms": ARMS[:2], "requests": 4})
+    tune_command(tmp_path, tmp_path / "tuned.yaml")
+    arms = yaml.safe_load((tmp_path / "tuned.yaml").read_text())
+    assert [a["name"] for a in arms] == ["ngram-tuned-t0", "ngram-tuned-t0.5"]

@@ -23,11 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from specwise.gains import compare_points, paired, turn_log_ratios, turn_spread
-from specwise.results import load_results
+from specwise.results import StudyData, load_results
 
 
-def cells(out: Path) -> list[dict]:
-    data = load_results(out)
+def cells(data: StudyData) -> list[dict]:
     other = next(r.arm for r in data.done if r.arm != data.baseline)
     pairs = {}
     for r in sorted(data.done, key=lambda r: (r.concurrency, r.repeat)):
@@ -63,9 +62,8 @@ def cells(out: Path) -> list[dict]:
     return rows
 
 
-def cell_noise_estimate(out: Path) -> dict[int, float]:
+def cell_noise_estimate(data: StudyData) -> dict[int, float]:
     """τ² per concurrency by moments: var(ȳ_cell) − mean(s² / turns), s² pooled over cells."""
-    data = load_results(out)
     other = next(r.arm for r in data.done if r.arm != data.baseline)
     out_: dict[int, float] = {}
     for c in sorted({r.concurrency for r in data.done}):
@@ -88,7 +86,8 @@ def main() -> int:
     parser.add_argument("out", type=Path, help="the A/A study's results dir")
     parser.add_argument("--out", dest="json_out", type=Path, help="write the cells as JSON")
     args = parser.parse_args()
-    rows = cells(args.out)
+    data = load_results(args.out)
+    rows = cells(data)
     for r in rows:
         print(f"c={r['concurrency']:>2} r={r['repeat']}: {r['ratio']:.3f} "
               f"[{r['low']:.3f}, {r['high']:.3f}] n={r['pairs']} turns={r['turns']} "
@@ -110,7 +109,7 @@ def main() -> int:
               f"{widths[len(widths) // 2]:.3f}")  # fmt: skip
         summary[method] = {"coverage": covered, "pays_or_loses": wrong, "break_even": even,
                            "covered_per_concurrency": by_c}  # fmt: skip
-    tau2 = cell_noise_estimate(args.out)
+    tau2 = cell_noise_estimate(data)
     summary["cell_noise_squared_estimate"] = tau2
     each = [f"c={c}: {v:.5f} (τ ≈ {max(v, 0) ** 0.5:.3f})" for c, v in tau2.items()]
     print("τ² estimate per concurrency (var of cell log X − turn variance): " + ", ".join(each))

@@ -45,7 +45,8 @@ def check(out: Path) -> dict:
                     rows.append({"arm": t, "against": other, "c": g.concurrency,
                                  "t": g.temperature, "ratio": ratio_text(x), "verdict": g.verdict,
                                  "below_1": bool(x and x.high < 1)})  # fmt: skip
-    return {"tuned": tuned, "schedules": {t: specs[t][SCHEDULE] for t in tuned}, "rows": rows}
+    schedules = {t: specs[t][SCHEDULE] for t in tuned}
+    return {"baseline": data.baseline, "tuned": tuned, "schedules": schedules, "rows": rows}
 
 
 def main() -> int:
@@ -60,8 +61,7 @@ def main() -> int:
         args.json_out.write_text(json.dumps(result, indent=1) + "\n")
     rows = result["rows"]
     lowest = min((r["c"] for r in rows), default=0)
-    loses = any(r["verdict"] == LOSES and r["against"] == load_results(args.out).baseline
-                for r in rows)  # fmt: skip
+    loses = any(r["verdict"] == LOSES and r["against"] == result["baseline"] for r in rows)
     gave_up = any(r.get("below_1") and r["c"] == lowest for r in rows)
     return 1 if loses or gave_up or not result["tuned"] else 0
 

@@ -213,10 +213,14 @@ def tune_command(out: Path, arms_out: Path | None = None) -> str:
     if arms_out is not None:
         import yaml
 
-        tuned = [arm for s in found if (arm := s.arm()) is not None]
-        for arm, s in zip(tuned, [s for s in found if s.pays_anywhere], strict=True):
-            if len({x.temperature for x in found if x.family == s.family}) > 1:
-                arm["name"] = f"{arm['name']}-t{s.temperature:g}"
+        # a family has one schedule per temperature: several = one tuned arm per temperature
+        several_t = {s.family for s in found if sum(x.family == s.family for x in found) > 1}
+        tuned = []
+        for s in found:
+            if (arm := s.arm()) is not None:
+                if s.family in several_t:
+                    arm["name"] += f"-t{s.temperature:g}"
+                tuned.append(arm)
         skip = fresh_skip(stored_spec(out))
         fresh = (
             f"; measure them with `workload: {{skip: {skip}}}` (draws it never sent)"
