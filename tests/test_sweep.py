@@ -57,13 +57,15 @@ def test_paper_study_is_the_reference_design() -> None:
 
 def test_quick_study_resolves_the_head_against_its_own_directory() -> None:
     study = load_study(REPO / "studies" / "quick.yaml")
-    assert len(expand(study)) == 6  # the first look of 3 arms x 2 cells
+    assert len(expand(study)) == 8  # the first look of 4 arms x 2 cells
     assert study.schedule == "interleaved" and study.adaptive_sampling
     assert study.prefix_cache == "warm-shared"
     arms = {a.name: a for a in study.arms}
-    assert set(arms) == {"baseline", "eagle3-k3", "ngram-k3"}
-    tuned = load_study(REPO / "studies" / "tuned.yaml")  # fresh draws: past quick.yaml's
-    assert tuned.workload.skip == study.requests_needed and len(expand(tuned)) == 6
+    assert set(arms) == {"baseline", "ngram-tuned", "suffix-warm", "eagle3-ctxft-k3"}
+    assert arms["suffix-warm"].server_warmup == 16 and study.warmup_pool == 16
+    # both measure the tuned n-gram schedule past the 82 draws of the study it was tuned on
+    tuned = load_study(REPO / "studies" / "tuned.yaml")
+    assert tuned.workload.skip == study.workload.skip == 82 and len(expand(tuned)) == 6
     cpu = load_study(REPO / "studies" / "cpu.yaml")
     assert len(expand(cpu)) == 30  # 5 arms (the eagle3 arm's two k) x 6 cells
     assert [a.name for a in cpu.arms] == [
@@ -73,10 +75,10 @@ def test_quick_study_resolves_the_head_against_its_own_directory() -> None:
         "ngram-k3",
         "suffix",
     ]
-    head = arms["eagle3-k3"].speculative_config["model"]  # type: ignore[index]
-    assert head == str(REPO / "heads" / "smollm2-commerce-eagle3")
+    head = arms["eagle3-ctxft-k3"].speculative_config["model"]  # type: ignore[index]
+    assert head == str(REPO / "heads" / "smollm2-commerce-eagle3-ctxft")
     assert all(a.model == "smollm2" and "--enforce-eager" in a.extra_args for a in study.arms)
-    assert arms["ngram-k3"].env == {"VLLM_CPU_KVCACHE_SPACE": "2"}
+    assert arms["ngram-tuned"].env == {"VLLM_CPU_KVCACHE_SPACE": "2"}
 
 
 @pytest.mark.parametrize(
@@ -432,7 +434,7 @@ def test_dry_run_prints_the_matrix_and_commands(capsys: pytest.CaptureFixture[st
     assert json.dumps({"method": "eagle3"})[:-1] in text
     sweep.dry_run(REPO / "studies" / "quick.yaml")
     text = capsys.readouterr().out
-    assert "quick: 6 configurations" in text and "8 (auto, ≤ 32)" in text
+    assert "quick: 8 configurations" in text and "8 (auto, ≤ 24)" in text
 
 
 def test_engine_dead_tells_a_healthy_server_from_a_dead_engine(
