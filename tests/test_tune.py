@@ -11,7 +11,7 @@ from specwise.errors import SpecwiseError
 from specwise.gains import RequestPoint
 from specwise.results import Row, StudyData
 from specwise.study import Study
-from specwise.tune import UNBOUNDED, families, schedules, tune_command
+from specwise.tune import SCHEDULE, UNBOUNDED, families, scheduled_k, schedules, tune_command
 
 NGRAM = {"method": "ngram", "prompt_lookup_min": 2, "prompt_lookup_max": 4}
 
@@ -126,3 +126,9 @@ def test_a_family_tuned_at_two_temperatures_gets_one_arm_each(
     tune_command(tmp_path, tmp_path / "tuned.yaml")
     arms = yaml.safe_load((tmp_path / "tuned.yaml").read_text())
     assert [a["name"] for a in arms] == ["ngram-tuned-t0", "ngram-tuned-t0.5"]
+
+
+def test_scheduled_k_reads_the_range_of_the_batch_size_and_caps_it():
+    spec = {"num_speculative_tokens": 3, SCHEDULE: [[1, 2, 5], [3, 8, 1]]}
+    assert [scheduled_k(spec, b) for b in (1, 2, 3, 8, 9)] == [3, 3, 1, 1, 0]
+    assert scheduled_k({"num_speculative_tokens": 4}, 64) == 4  # no schedule: always k

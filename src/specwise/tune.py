@@ -97,6 +97,16 @@ class Schedule:
         return {"name": f"{self.family}-tuned", **fields, "speculative_config": spec}
 
 
+def scheduled_k(spec: dict[str, Any], batch_size: int) -> int:
+    """The k vLLM drafts at this batch size: the k of the schedule's range that holds it
+    (0 past the last range), capped at num_speculative_tokens."""
+    cap = int(spec.get("num_speculative_tokens") or 0)
+    for lo, hi, k in spec.get(SCHEDULE) or [[1, UNBOUNDED, cap]]:
+        if lo <= batch_size <= hi:
+            return min(int(k), cap)
+    return 0
+
+
 def family_key(spec: dict[str, Any]) -> str:
     """The speculative_config without its k and schedule, as a canonical string."""
     rest = {k: v for k, v in spec.items() if k not in ("num_speculative_tokens", SCHEDULE)}

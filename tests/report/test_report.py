@@ -167,3 +167,27 @@ def test_an_undecided_gain_that_cannot_pay_says_leave_it_off():
         "it cannot pay at c = 4 (interval below +3 %); undecided at c = 1: measure more "
         "requests there"
     )
+
+
+def test_methods_compared_per_load_best_first(study: StudyData):
+    """Per T and c, every speculative arm ordered by X's lower bound, with its per-position
+    acceptance from the counters, and the k of a per-batch-size schedule at that load."""
+    from specwise.report.methods import methods_table
+
+    sched = {"method": "eagle3", "model": "h", "num_speculative_tokens": 5,
+             "num_speculative_tokens_per_batch_size": [[1, 1, 5], [2, 1048576, 0]]}  # fmt: skip
+    arms = study.arms | {"eagle3-k5": {"name": "eagle3-k5", "speculative_config": sched}}
+    table = methods_table(replace(study, baseline="vllm-1gpu", arms=arms))
+    cells = [(r["t"], r["c"]) for r in table.rows]
+    assert cells == sorted(cells) and len(cells) == 16  # 2 arms × 2 T × 4 c
+    first = table.rows[:2]  # T = 0, c = 1
+    assert [r["arm"] for r in first] == ["eagle3-k3", "eagle3-k5"]  # k3 gains more
+    assert first[0]["x"].low >= first[1]["x"].low
+    # counters: per position round(400 × 0.36^(i+1) × 1.3) of 400 drafting steps, 4 runs pooled
+    a = [round(400 * 0.36 ** (i + 1) * 1.3) / 400 for i in range(3)]
+    assert first[0]["positions"] == " · ".join(f"{x:.2f}" for x in a)
+    assert first[0]["k"] == "3" and first[0]["tuned"] == 3  # eagle3-k3 alone is the family
+    by_c = {r["c"]: r for r in table.rows if r["arm"] == "eagle3-k5" and r["t"] == 0.0}
+    assert by_c[1]["k"] == "5 (schedule)" and by_c[4]["k"] == "0 (schedule)"
+    assert by_c[1]["tuned"] is None  # a scheduled arm is not tuned again
+    assert "T = 0, c = 1: eagle3-k3 pays, with the highest lower bound." in table.note

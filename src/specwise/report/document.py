@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from specwise.report import tables
+from specwise.report.methods import methods_table
 from specwise.report.plots import Plot
 from specwise.report.theory import theory_table
 from specwise.results import StudyData
@@ -17,7 +18,8 @@ Block = tuple[str, Any]
 
 
 def study_blocks(data: StudyData, plots: list[Plot]) -> list[Block]:
-    """Decision, the gains with their verdicts, the load-aware schedule, every configuration,
+    """Decision, the gains with their verdicts, the methods compared, the load-aware schedule,
+    every configuration,
     capacity, figures, theory,
     quality, conditions, failures and sample outputs, in that order."""
     done, total = len(data.done), len(data.rows)
@@ -30,6 +32,7 @@ def study_blocks(data: StudyData, plots: list[Plot]) -> list[Block]:
             f"{tables.decided_summary(data)}.",
         ),
         ("table", tables.gains_table(data)),
+        ("table", methods_table(data)),
         ("table", tables.schedule_table(data)),
         ("table", tables.study_table(data)),
         ("table", tables.capacity_table(data)),
