@@ -162,7 +162,8 @@ def describe(
         "head_path": str(config.export.out),
         "draft_vocab_size": t.draft_vocab_size,
         "layer_ids": aux_layer_ids(layers),
-        "command": f"specwise draft build {config_path}",
+        "command": f"specwise draft build {config_path}"
+        + (f"  # needs {t.init_from}: build it first (its README.md says how)" if warm else ""),
         "data": data,
         "training": (
             f"speculators 0.9.0 eagle3, {warm}{len(steps)} steps ({t.epochs} epochs, packed "
