@@ -128,6 +128,13 @@ def bench(
     continuous_usage: Annotated[
         bool, typer.Option(help="ask vLLM for usage in every chunk (tokens per chunk)")
     ] = True,
+    timeout: Annotated[float, typer.Option(help="seconds a request may take in all")] = 600.0,
+    idle_timeout: Annotated[
+        float, typer.Option(help="seconds a request may wait for its next byte")
+    ] = 120.0,
+    overwrite: Annotated[
+        bool, typer.Option(help="move a run already in OUT to OUT/superseded-<time>/")
+    ] = False,
 ):
     """Measure one server with a workload: latency, throughput, acceptance."""
     values = dict(locals())

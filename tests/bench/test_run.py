@@ -136,3 +136,81 @@ def test_combine_joins_blocks_without_the_time_between_them():
     assert m.prefix_cache_hit_rate == pytest.approx((0.5 * 100 + 0.9 * 300) / 400)
     no_counters = block(200.0, 1.0, 5, 10, None, None)  # a window without spec counters
     assert combine([block(0.0, 2.0, 20, 100, 0.5, a), no_counters]).acceptance is None
+
+
+def _bench_args(url: str, model: str, workload: Path, out: Path, *more: str) -> list[str]:
+    return ["bench", "--url", url, "--model", model, "--workload", str(workload), "--out",
+            str(out), *more]  # fmt: skip
+
+
+def _files(out: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+
+def test_a_rerun_never_writes_over_a_measured_run(tmp_path, fake_server):
+    """Into a folder that holds a run: refused (exit 2, files untouched); with --overwrite the
+    old run moves to superseded-<time>/ and the new one is written beside it."""
+    url, _ = fake_server
+    out, workload = tmp_path / "out", _workload(tmp_path, 4)
+    assert CliRunner().invoke(app, _bench_args(url, "ok", workload, out)).exit_code == 0
+    before = _files(out)
+    down = _bench_args("http://127.0.0.1:9", "ok", workload, out)  # a server that is down
+    result = CliRunner().invoke(app, down)
+    assert result.exit_code == 2 and "--overwrite" in result.output
+    assert "Traceback" not in result.output and _files(out) == before
+    result = CliRunner().invoke(app, [*down, "--overwrite"])
+    assert result.exit_code == 2 and "All 4 measured requests failed" in result.output
+    (old,) = [p for p in out.iterdir() if p.is_dir()]
+    assert old.name.startswith("superseded-")
+    assert _files(old) == before  # the good run, intact
+    new = json.loads((out / "summary.json").read_text())
+    assert new["status"] == "complete" and new["metrics"]["successful"] == 0
+
+
+def test_out_naming_a_file_is_one_sentence(tmp_path):
+    target = tmp_path / "a-file"
+    target.write_text("keep me")
+    args = _bench_args("http://127.0.0.1:9", "ok", _workload(tmp_path), target)
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2 and "is a file" in result.output
+    assert target.read_text() == "keep me"
+
+
+@pytest.mark.parametrize("flag", ["--timeout", "--idle-timeout"])
+@pytest.mark.parametrize("value", ["0", "-5", "nan", "inf"])
+def test_timeouts_must_be_positive_seconds(tmp_path, flag, value):
+    args = _bench_args("http://127.0.0.1:9", "ok", _workload(tmp_path), tmp_path / "o")
+    result = CliRunner().invoke(app, [*args, flag, value])
+    assert result.exit_code == 2 and f"{flag} must be a positive number" in result.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_an_interrupted_bench_leaves_a_labelled_partial_run(tmp_path, fake_server):
+    """Ctrl-C mid-run: every finished request is in requests.jsonl once, and summary.json says
+    "interrupted" with the metrics of exactly those records."""
+    import signal
+    import subprocess
+    import sys
+
+    url, _ = fake_server
+    out, workload = tmp_path / "out", _workload(tmp_path, 4)
+    cmd = [
+        str(Path(sys.executable).with_name("specwise")),
+        *_bench_args(url, "slow", workload, out),
+    ]
+    proc = subprocess.Popen([*cmd, "--num-requests", "40"], stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # wait for a few finished requests (1.5 s each)
+        lines = (out / "requests.jsonl").read_text().splitlines() if out.exists() else []
+        if len(lines) >= 2:
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    records = [json.loads(x) for x in (out / "requests.jsonl").read_text().splitlines()]
+    ids = [r["extra"]["index"] for r in records]
+    assert len(records) >= 2 and len(ids) == len(set(ids))
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "interrupted" and summary["finished_at"] is not None
+    assert summary["metrics"]["requests"] == len(records)
+    assert b"Traceback" not in stderr

@@ -1,9 +1,12 @@
 """`specwise bench`: drive one server with a workload, then write and print what was measured.
 
 `measure` is the programmatic entry (the sweep calls it per arm × concurrency × temperature);
-`run_bench` is the command: it loads the workload and the API key, calls `measure`, writes
-OUT/requests.jsonl (one record per measured request, written even when the run is interrupted,
-so nothing measured is lost on Ctrl-C) and OUT/summary.json, and prints a table.
+`run_bench` is the command: it loads the workload and the API key, calls `measure`, streams
+OUT/requests.jsonl (one record per measured request, written as it finishes, so nothing
+measured is lost on Ctrl-C or a crash) beside OUT/summary.json (status "running", then
+"complete", or "interrupted" with the metrics of the records it has), and prints a table. A
+folder that holds a run is never written over: --overwrite moves the old run to
+OUT/superseded-<time>/ first.
 The API key is read from the environment variable *named* by the user and sent as a Bearer
 token; it is never stored: summary.json holds only the variable's name.
 """
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import platform
 import time
 import urllib.request
@@ -83,6 +87,7 @@ class BenchOptions:
     idle_timeout_s: float = 120.0
     continuous_usage: bool = True
     arm: str | None = None
+    overwrite: bool = False  # move a run already in `out` to out/superseded-<time>/
 
 
 @dataclass(frozen=True)
@@ -261,49 +266,99 @@ def load_spec(options: BenchOptions, workload_size: int) -> LoadSpec:
 
 
 def run_bench(options: BenchOptions) -> Measurement:
-    """The `specwise bench` command: measure, write requests.jsonl + summary.json, print."""
+    """The `specwise bench` command: measure, stream requests.jsonl, write summary.json, print."""
     requests = load_jsonl(options.workload)
     api_key = api_key_from_env(options.api_key_env)
     spec = load_spec(options, len(requests))
     counter = client.load_token_counter(options.tokenizer) if options.tokenizer else None
+    claim_out(options.out, options.overwrite)
     version = server_version(options.url, api_key)
-    options.out.mkdir(parents=True, exist_ok=True)
     started = time.time()
     done: list[RequestRecord] = []
     measured, spare = split_warmup(requests, spec)
-    try:
-        m = asyncio.run(
-            measure(
-                options.url,
-                options.model,
-                measured,
-                spec,
-                sampling_params(options),
-                api=options.api,
-                api_key=api_key,
-                arm=options.arm,
-                counter=counter,
-                continuous_usage=options.continuous_usage,
-                timeout_s=options.timeout_s,
-                idle_timeout_s=options.idle_timeout_s,
-                slo_ttft_s=None if options.slo_ttft_ms is None else options.slo_ttft_ms / 1e3,
-                slo_tpot_s=None if options.slo_tpot_ms is None else options.slo_tpot_ms / 1e3,
-                on_record=done.append,
-                warmup_requests=spare,
+    m: Measurement | None = None
+    write_summary(options, None, done, started, version)
+    with (options.out / RECORDS).open("w") as records_file:
+
+        def keep(record: RequestRecord) -> None:  # as each request finishes
+            done.append(record)
+            records_file.write(json.dumps(record.to_dict()) + "\n")
+            records_file.flush()
+
+        try:
+            m = asyncio.run(
+                measure(
+                    options.url,
+                    options.model,
+                    measured,
+                    spec,
+                    sampling_params(options),
+                    api=options.api,
+                    api_key=api_key,
+                    arm=options.arm,
+                    counter=counter,
+                    continuous_usage=options.continuous_usage,
+                    timeout_s=options.timeout_s,
+                    idle_timeout_s=options.idle_timeout_s,
+                    slo_ttft_s=None if options.slo_ttft_ms is None else options.slo_ttft_ms / 1e3,
+                    slo_tpot_s=None if options.slo_tpot_ms is None else options.slo_tpot_ms / 1e3,
+                    on_record=keep,
+                    warmup_requests=spare,
+                )
             )
-        )
-    finally:  # also on Ctrl-C or a crash: keep every request measured so far
-        write_records(options.out / "requests.jsonl", done)
-    summary = summary_document(options, m, started, version)
-    (options.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        finally:  # also on Ctrl-C or a crash: a summary of what was measured, labelled
+            write_summary(options, m, done, started, version, "complete" if m else "interrupted")
     Console().print(results_table(m, options))
     if m.summary["successful"] == 0:
         raise SpecwiseError(
             f"All {m.summary['requests']} measured requests failed "
-            f"({m.summary['failures_by_kind']}); see {options.out / 'requests.jsonl'} and check "
+            f"({m.summary['failures_by_kind']}); see {options.out / RECORDS} and check "
             "the URL, model name and server log."
         )
     return m
+
+
+RECORDS, SUMMARY = "requests.jsonl", "summary.json"
+
+
+def claim_out(out: Path, overwrite: bool) -> Path | None:
+    """Make `out` ready for a new run; never write over one. A file → refused; a folder with
+    a run in it → refused, or with `overwrite` its run moved to out/superseded-<time>/
+    (returned)."""
+    if out.exists() and not out.is_dir():
+        raise SpecwiseError(f"--out {out} is a file; pass a directory for the run.")
+    held = [out / n for n in (RECORDS, SUMMARY) if (out / n).exists()]
+    if not held:
+        out.mkdir(parents=True, exist_ok=True)
+        return None
+    if not overwrite:
+        raise SpecwiseError(
+            f"{out} already holds a run ({held[0].name}); pass another --out, or --overwrite "
+            f"to move it to {out}/superseded-<time>/ first."
+        )
+    old = out / time.strftime("superseded-%Y%m%d-%H%M%S")
+    n = 1
+    while old.exists():
+        old, n = out / f"{old.name.split('.')[0]}.{n}", n + 1
+    old.mkdir()
+    for path in held:
+        path.rename(old / path.name)
+    return old
+
+
+def write_summary(
+    options: BenchOptions,
+    m: Measurement | None,
+    done: list[RequestRecord],
+    started: float,
+    version: str | None,
+    status: str = "running",
+) -> None:
+    """summary.json, replaced atomically: a reader never sees half of one."""
+    doc = summary_document(options, m, done, started, version, status)
+    tmp = options.out / (SUMMARY + ".tmp")
+    tmp.write_text(json.dumps(doc, indent=2) + "\n")
+    tmp.replace(options.out / SUMMARY)
 
 
 def split_warmup(
@@ -324,21 +379,30 @@ def write_records(path: Path, records: list[RequestRecord]) -> None:
 
 
 def summary_document(
-    options: BenchOptions, m: Measurement, started: float, version: str | None
+    options: BenchOptions,
+    m: Measurement | None,
+    done: list[RequestRecord],
+    started: float,
+    version: str | None,
+    status: str,
 ) -> dict[str, Any]:
+    """The run's facts; without a Measurement (running, interrupted) the metrics are those of
+    the records finished so far and there are no counters."""
     params = asdict(options) | {"workload": str(options.workload), "out": str(options.out)}
+    slo = [None if v is None else v / 1e3 for v in (options.slo_ttft_ms, options.slo_tpot_ms)]
     return {
+        "status": status,  # running | complete | interrupted
         "specwise_version": specwise.__version__,
         "server_version": version,
         "started_at": started,
-        "finished_at": time.time(),
+        "finished_at": None if status == "running" else time.time(),
         "host": platform.node(),
         "parameters": params,
-        "stop_reason": m.stop_reason,
-        "warmup_requests": len(m.warmup),
-        "metrics": m.summary,
-        "acceptance": m.acceptance.to_dict() if m.acceptance else None,
-        "acceptance_note": m.acceptance_note,
+        "stop_reason": m.stop_reason if m else status,
+        "warmup_requests": len(m.warmup) if m else None,
+        "metrics": m.summary if m else metrics.summarize(done, *slo),
+        "acceptance": m.acceptance.to_dict() if m and m.acceptance else None,
+        "acceptance_note": m.acceptance_note if m else f"{status}: counters not read",
     }
 
 
@@ -399,4 +463,9 @@ def options_from_cli(**cli: Any) -> BenchOptions:
     if not isinstance(extra_params, dict):
         raise SpecwiseError("--extra must be a JSON object like '{\"ignore_eos\": true}'.")
     cli["duration_s"] = cli.pop("duration")
+    cli["timeout_s"], cli["idle_timeout_s"] = cli.pop("timeout"), cli.pop("idle_timeout")
+    for name in ("timeout_s", "idle_timeout_s"):
+        if not (cli[name] > 0 and math.isfinite(cli[name])):
+            flag = "--" + name.removesuffix("_s").replace("_", "-")
+            raise SpecwiseError(f"{flag} must be a positive number of seconds, e.g. 600.")
     return BenchOptions(**cli, extra_params=extra_params)
