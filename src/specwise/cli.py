@@ -26,7 +26,8 @@ err = Console(stderr=True)
 
 
 def one_sentence_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """A SpecwiseError becomes its one sentence on stderr and exit status 2 (no traceback)."""
+    """A SpecwiseError becomes its one sentence on stderr and its exit status (2: the user's
+    input, 1: a server fault; errors.py), no traceback."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -34,7 +35,7 @@ def one_sentence_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             return command(*args, **kwargs)
         except SpecwiseError as exc:
             err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True)
-            raise typer.Exit(2) from None
+            raise typer.Exit(exc.exit_code) from None
 
     return wrapper
 

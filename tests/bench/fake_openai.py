@@ -1,7 +1,7 @@
 """A tiny OpenAI-compatible streaming server that misbehaves on purpose.
 
-The request's "model" picks the behaviour: ok, tools, nousage, http500, slow, reset, malformed,
-nodone, empty, error_event, auth (401 unless the Bearer key matches FAKE_KEY).
+The request's "model" picks the behaviour: ok, tools, nousage, negusage, http500, slow, reset,
+malformed, nodone, empty, error_event, auth (401 unless the Bearer key matches FAKE_KEY).
 Run as a script (`python fake_openai.py PORT`) it serves until killed.
 """
 
@@ -91,6 +91,8 @@ async def handle(request: web.Request) -> web.StreamResponse:
     await response.write(sse(chunk(body, "", done, "length")))
     if mode != "nousage":
         usage = {"prompt_tokens": 7, "completion_tokens": done, "total_tokens": 7 + done}
+        if mode == "negusage":  # a broken server: counts that cannot be
+            usage["completion_tokens"] = -1693
         final: dict[str, Any] = {"id": "x", "choices": [], "usage": usage}
         final["metrics"] = {"speculative_decoding": SPEC}
         await response.write(sse(final))

@@ -158,8 +158,8 @@ def test_a_rerun_never_writes_over_a_measured_run(tmp_path, fake_server):
     result = CliRunner().invoke(app, down)
     assert result.exit_code == 2 and "--overwrite" in result.output
     assert "Traceback" not in result.output and _files(out) == before
-    result = CliRunner().invoke(app, [*down, "--overwrite"])
-    assert result.exit_code == 2 and "All 4 measured requests failed" in result.output
+    result = CliRunner().invoke(app, [*down, "--overwrite"])  # a server fault: exit 1
+    assert result.exit_code == 1 and "All 4 measured requests failed" in result.output
     (old,) = [p for p in out.iterdir() if p.is_dir()]
     assert old.name.startswith("superseded-")
     assert _files(old) == before  # the good run, intact
@@ -214,3 +214,16 @@ def test_an_interrupted_bench_leaves_a_labelled_partial_run(tmp_path, fake_serve
     assert summary["status"] == "interrupted" and summary["finished_at"] is not None
     assert summary["metrics"]["requests"] == len(records)
     assert b"Traceback" not in stderr
+
+
+def test_negative_usage_counts_fail_the_request_not_the_arithmetic(tmp_path, fake_server):
+    """A server that reports completion_tokens = -1693: every record fails as bad_usage, the
+    command says so and exits 1 (the server's fault), no negative tok/s anywhere."""
+    url, _ = fake_server
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, _bench_args(url, "negusage", _workload(tmp_path), out))
+    assert result.exit_code == 1 and "bad_usage" in result.output
+    records = [json.loads(x) for x in (out / "requests.jsonl").read_text().splitlines()]
+    assert all(r["error_kind"] == "bad_usage" and "-1693" in r["error_message"] for r in records)
+    summary = json.loads((out / "summary.json").read_text())
+    assert (summary["metrics"]["output_tokens_per_s"] or 0) >= 0

@@ -25,6 +25,7 @@ ENDPOINTS: dict[str, str] = {"chat": "/v1/chat/completions", "completions": "/v1
 # Error kinds a failed record can carry.
 HTTP_STATUS, TIMEOUT, CONNECTION = "http_status", "timeout", "connection"
 MALFORMED_SSE, EMPTY_OUTPUT, SERVER_ERROR = "malformed_sse", "empty_output", "server_error"
+BAD_USAGE = "bad_usage"  # usage counts that are not whole numbers ≥ 0: the server is at fault
 # The C JSON scanner without json.loads' per-call wrappers: (object, end index) from a str.
 _scan = json.JSONDecoder().scan_once
 # perf_counter is monotonic but has no epoch: anchor it once so started_at reads as Unix time.
@@ -250,6 +251,13 @@ def _finish(record: RequestRecord, stream: _Stream, counter: TokenCounter | None
     record.finish_reason = stream.finish_reason
     record.spec_decode = stream.spec_decode
     usage = stream.usage or {}
+    bad = [
+        f"{k}={usage[k]!r}"
+        for k in ("completion_tokens", "prompt_tokens")
+        if usage.get(k) is not None and not (type(usage[k]) is int and usage[k] >= 0)
+    ]
+    if bad:
+        usage = {}  # count tokens as if the server gave none; the record fails below
     if usage.get("completion_tokens") is not None:
         record.output_tokens, record.token_source = usage["completion_tokens"], "server_usage"
         record.prompt_tokens = usage.get("prompt_tokens")
@@ -263,6 +271,9 @@ def _finish(record: RequestRecord, stream: _Stream, counter: TokenCounter | None
         record.output_tokens, record.token_source = len(stream.times), "chunk_count"
     if stream.error is not None:
         record.error_kind, record.error_message = SERVER_ERROR, stream.error
+    elif bad:
+        record.error_kind = BAD_USAGE
+        record.error_message = f"the server reported usage {', '.join(bad)}, not a token count"
     elif not stream.done:
         record.error_kind = MALFORMED_SSE
         record.error_message = "the stream ended without `data: [DONE]`"

@@ -31,7 +31,7 @@ import specwise
 from specwise.bench import client, metrics
 from specwise.bench.client import Api, RequestRecord, TokenCounter
 from specwise.bench.loadgen import Arrival, LoadSpec, generate_load
-from specwise.errors import SpecwiseError
+from specwise.errors import ServerFault, SpecwiseError
 from specwise.servers.prometheus import (
     Acceptance,
     CacheCounters,
@@ -310,7 +310,7 @@ def run_bench(options: BenchOptions) -> Measurement:
             write_summary(options, m, done, started, version, "complete" if m else "interrupted")
     Console().print(results_table(m, options))
     if m.summary["successful"] == 0:
-        raise SpecwiseError(
+        raise ServerFault(
             f"All {m.summary['requests']} measured requests failed "
             f"({m.summary['failures_by_kind']}); see {options.out / RECORDS} and check "
             "the URL, model name and server log."
