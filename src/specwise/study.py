@@ -43,7 +43,7 @@ class StudyArm(Arm):
 class Workload(BaseModel):
     """Where the requests come from: the commerce generator (default) or a file."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # NaN/inf: not a setting
 
     generator: Literal["commerce"] = "commerce"
     file: str | None = None  # a JSONL / ShareGPT / prompt-list file; replaces the generator
@@ -57,7 +57,7 @@ class Workload(BaseModel):
 
 
 class Slo(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # NaN/inf: not a setting
 
     ttft_ms: float | None = Field(default=None, gt=0)
     tpot_ms: float | None = Field(default=None, gt=0)
@@ -66,7 +66,7 @@ class Slo(BaseModel):
 class Quality(BaseModel):
     """The quality step of `specwise run` (the same checks as `specwise judge OUT`)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # NaN/inf: not a setting
 
     enabled: bool = True  # pair every arm with the baseline and give verdicts after the sweep
     llm_judge: bool = True  # False: deterministic checks only (and margin probes if a judge runs)
@@ -98,7 +98,7 @@ class Adaptive(BaseModel):
     """`requests: auto`: look 0 sends `floor`, each later look `step` (default floor) more, up
     to `cap`, until the gain is decided or its interval within ±half_width (adaptive.py)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # NaN/inf: not a setting
 
     floor: PerConcurrency = 8
     cap: PerConcurrency = 48
@@ -126,7 +126,7 @@ def per_k(arm: Any) -> list[Any]:
 class Study(BaseModel):
     """Everything a sweep measures; the defaults give a small, working local study."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # NaN/inf: not a setting
 
     name: str = Field(default="study", pattern=r"^[A-Za-z0-9_.\-]+$")
     target: str = "smollm2"  # the model of every arm that names none

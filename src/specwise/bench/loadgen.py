@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -54,8 +55,12 @@ class LoadSpec:
     def __post_init__(self) -> None:
         if self.rate is None and not self.concurrency:
             raise ValueError("closed-loop mode needs concurrency >= 1 (or give a rate)")
-        if self.rate is not None and self.rate <= 0:
-            raise ValueError("rate must be > 0 requests per second")
+        if self.rate is not None and not (self.rate > 0 and math.isfinite(self.rate)):
+            raise ValueError("rate must be a finite number > 0 of requests per second")
+        if self.duration_s is not None and not (
+            self.duration_s > 0 and math.isfinite(self.duration_s)
+        ):
+            raise ValueError("duration must be a finite number > 0 of seconds")
         if self.num_requests is None and self.duration_s is None:
             raise ValueError("give num_requests or duration_s, or both")
 

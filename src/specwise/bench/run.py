@@ -468,4 +468,12 @@ def options_from_cli(**cli: Any) -> BenchOptions:
         if not (cli[name] > 0 and math.isfinite(cli[name])):
             flag = "--" + name.removesuffix("_s").replace("_", "-")
             raise SpecwiseError(f"{flag} must be a positive number of seconds, e.g. 600.")
+    for name, example in (("slo_ttft_ms", "500"), ("slo_tpot_ms", "50")):
+        if cli[name] is not None and not (cli[name] > 0 and math.isfinite(cli[name])):
+            raise SpecwiseError(
+                f"--{name.replace('_', '-')} must be a positive number, e.g. {example}."
+            )
+    t = cli["temperature"]
+    if t is not None and not (t >= 0 and math.isfinite(t)):
+        raise SpecwiseError("--temperature must be a finite number >= 0, e.g. 0 or 0.7.")
     return BenchOptions(**cli, extra_params=extra_params)
