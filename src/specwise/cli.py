@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import signal
+import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -36,6 +37,11 @@ def one_sentence_errors(command: Callable[..., Any]) -> Callable[..., Any]:
         except SpecwiseError as exc:
             err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True)
             raise typer.Exit(exc.exit_code) from None
+        except sqlite3.DatabaseError as exc:  # damage found past the store's opening check
+            why = f"a results store could not be read ({exc}); nothing was written to it"
+            err.print(f"[bold red]error:[/] {escape(why)}. Restore it from a copy, or pass "
+                      "another --out to start over.", highlight=False, markup=True)  # fmt: skip
+            raise typer.Exit(2) from None
 
     return wrapper
 

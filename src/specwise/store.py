@@ -71,8 +71,43 @@ def store_path(out: Path) -> Path:
     return out / STORE_NAME
 
 
+SQLITE_HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database file
+
+
+def damaged(path: Path, why: str) -> SpecwiseError:
+    return SpecwiseError(
+        f"{path} is not a readable results store ({why}); specwise left it as it is. Restore "
+        "it from a copy, or pass another --out to start over."
+    )
+
+
+def check_store(path: Path) -> None:
+    """An existing store must be an intact SQLite file before anything reads or writes it:
+    an empty, foreign or damaged one is named and left untouched (PRAGMA quick_check)."""
+    if path.is_dir():
+        raise damaged(path, "it is a directory")
+    with path.open("rb") as f:
+        head = f.read(100)  # the database header
+    if not head:
+        raise damaged(path, "it is empty")
+    if len(head) < 100 or not head.startswith(SQLITE_HEADER):
+        raise damaged(path, "it is not an SQLite database")
+    conn = sqlite3.connect(path, timeout=30)
+    try:
+        verdict = conn.execute("PRAGMA quick_check").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        raise damaged(path, str(exc)) from None
+    finally:
+        conn.close()
+    if verdict != "ok":
+        raise damaged(path, f"quick_check: {verdict}")
+
+
 def connect(path: Path) -> sqlite3.Connection:
-    """Open (creating if needed) a store in WAL mode; commits are explicit transactions."""
+    """Open (creating if needed) a store in WAL mode; commits are explicit transactions. An
+    existing file is checked first (check_store)."""
+    if path.exists():
+        check_store(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, isolation_level=None, timeout=30)
     conn.row_factory = sqlite3.Row
