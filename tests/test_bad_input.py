@@ -157,3 +157,146 @@ def test_a_sweep_into_a_damaged_store_stops_before_it(tmp_path: Path, how: str, 
     args = ["sweep", str(study), "--out", str(out), *(["--dry-run"] if dry else [])]
     one_sentence(CliRunner().invoke(app, args), 2, "results.sqlite")
     assert (None if path.is_dir() else path.read_bytes()) == before
+
+
+@pytest.mark.parametrize(
+    ("url", "fragment"),
+    [
+        ("127.0.0.1:8000", "needs http:// or https:// and a host"),
+        ("ftp://127.0.0.1/", "needs http:// or https:// and a host"),
+        ("http://[::1", "is not a URL"),
+        ("http://127.0.0.1:99999", "is not a URL"),
+        ("http://", "needs http:// or https:// and a host"),
+    ],
+)
+def test_bench_urls(tmp_path: Path, workload: Path, url: str, fragment: str) -> None:
+    out = tmp_path / "out"
+    args = ["bench", "--url", url, "--model", "m", "--workload", str(workload), "--out", str(out)]
+    one_sentence(CliRunner().invoke(app, args), 2, fragment)
+    assert not out.exists()
+
+
+def test_bench_tokenizer_that_is_not_one(tmp_path: Path, workload: Path) -> None:
+    out = tmp_path / "out"
+    args = ["bench", "--url", CLOSED, "--model", "m", "--workload", str(workload), "--out"]
+    args += [str(out), "--tokenizer", str(tmp_path / "nonexistent")]
+    one_sentence(CliRunner().invoke(app, args), 2, "is not a tokenizer directory")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("kind", "body", "fragment"),
+    [
+        ("text/html", b"<html><body>Sign in</body></html>", "answered text/html"),
+        ("text/plain", b"\xff\xfe vllm:num_drafts 3", "that is not UTF-8"),
+        ("text/plain", b"vllm:num_drafts{ 3 oops", "is not Prometheus text"),
+    ],
+)
+def test_metrics_that_are_not_prometheus_text_are_a_note(kind, body, fragment) -> None:
+    """An auth proxy's login page or bytes that are not text at /metrics: the run keeps going
+    with acceptance n/a and the reason, never a traceback."""
+    import asyncio
+    import http.server
+    import threading
+
+    from specwise.bench.run import _snapshot
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", kind)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        snap = asyncio.run(_snapshot(f"http://127.0.0.1:{server.server_port}", None))
+    finally:
+        server.shutdown()
+    assert snap.spec is None and snap.cache is None
+    assert snap.note and "".join(fragment.split()) in "".join(snap.note.split())
+
+
+def _lines(*objs) -> str:
+    return "".join(json.dumps(o) + "\n" for o in objs)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "fragment"),
+    [
+        ("w.jsonl", _lines({"messages": [{"role": "user", "content": 42}]}),
+         "w.jsonl:1: a 'user' message has a int `content`"),
+        ("w.jsonl", _lines({"messages": [{"role": "user"}]}),
+         "w.jsonl:1: a 'user' message has no `content`"),
+        ("w.jsonl", _lines({"messages": [{"role": "user", "content": [1, 2]}]}),
+         "a 'user' message has a list `content`"),
+        ("w.jsonl", _lines({"messages": [{"role": "user", "content": "hi"}]}, [1]),
+         "w.jsonl:2: expected a JSON object"),
+        ("w.jsonl", '{"messages": [\n', "w.jsonl:1: not JSON"),
+        ("w.jsonl", "", "holds no requests"),
+        ("w.json", json.dumps([{"messages": [{"role": "system", "content": None}]}]),
+         "item 0: a 'system' message has no `content`"),
+        ("w.csv", "a,b\n", "has an unknown suffix"),
+    ],
+)  # fmt: skip
+def test_bench_workload_contents(tmp_path: Path, name: str, text: str, fragment: str) -> None:
+    path, out = tmp_path / name, tmp_path / "out"
+    path.write_text(text)
+    args = ["bench", "--url", CLOSED, "--model", "m", "--workload", str(path), "--out", str(out)]
+    one_sentence(CliRunner().invoke(app, args), 2, fragment)
+    assert not out.exists()
+
+
+def test_a_tool_call_message_needs_no_content(tmp_path: Path) -> None:
+    from specwise.workloads.loaders import load_workload
+
+    call = {"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    parts = [{"type": "text", "text": "more"}]
+    messages = [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "tool_calls": [call]},
+        {"role": "tool", "content": "ok"},
+        {"role": "user", "content": parts},
+    ]
+    path = tmp_path / "w.jsonl"
+    path.write_text(_lines({"messages": messages}))
+    assert len(load_workload(path)) == 1
+
+
+@pytest.mark.parametrize("what", ["a directory", "not UTF-8", "missing"])
+def test_bench_workload_files(tmp_path: Path, what: str) -> None:
+    path, out = tmp_path / "w.jsonl", tmp_path / "out"
+    if what == "a directory":
+        path.mkdir()
+    elif what == "not UTF-8":
+        path.write_bytes(b'{"messages": [{"role": "user", "content": "caf\xe9"}]}\n')
+    fragment = {"a directory": "is a directory", "not UTF-8": "is not UTF-8 text",
+                "missing": "does not exist"}[what]  # fmt: skip
+    args = ["bench", "--url", CLOSED, "--model", "m", "--workload", str(path), "--out", str(out)]
+    one_sentence(CliRunner().invoke(app, args), 2, fragment)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("what", ["a directory", "not UTF-8", "missing", "a list"])
+def test_study_files(tmp_path: Path, what: str) -> None:
+    path = tmp_path / "s.yaml"
+    if what == "a directory":
+        path.mkdir()
+    elif what == "not UTF-8":
+        path.write_bytes(STUDY.encode() + b"# caf\xe9\n")
+    elif what == "a list":
+        path.write_text("- a\n- b\n")
+    fragment = {"a directory": "is a directory", "not UTF-8": "is not UTF-8 text",
+                "missing": "does not exist", "a list": "must hold a mapping"}[what]  # fmt: skip
+    for command in (["sweep", str(path), "--dry-run"], ["run", str(path)]):
+        one_sentence(CliRunner().invoke(app, command), 2, fragment)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_draft_eval_without_held_out_data(tmp_path: Path) -> None:
+    args = ["draft", "eval", str(tmp_path / "head"), "--data", str(tmp_path / "nonexistent")]
+    one_sentence(CliRunner().invoke(app, args), 2, "holds no hidden_states/")

@@ -112,7 +112,7 @@ def export(
 def bench(
     url: Annotated[str, typer.Option(help="server base URL, e.g. http://127.0.0.1:8000")],
     model: Annotated[str, typer.Option(help="model name to send in requests")],
-    workload: Annotated[Path, typer.Option(help="JSONL of OpenAI chat requests, one a line")],
+    workload: Annotated[Path, typer.Option(help="chat requests: .jsonl, .json array or .txt")],
     out: Annotated[Path, typer.Option(help="directory for requests.jsonl and summary.json")],
     concurrency: Annotated[int | None, typer.Option(min=1, help="requests in flight")] = 1,
     rate: Annotated[float | None, typer.Option(help="req/s, open loop")] = None,

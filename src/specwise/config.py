@@ -62,9 +62,17 @@ class Arm(BaseModel):
 def load_yaml(path: Path) -> Any:
     """Read a YAML file, turning file and syntax problems into one actionable sentence."""
     try:
-        return yaml.safe_load(path.read_text())
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise SpecwiseError(f"{path} does not exist; pass the path of a YAML file.") from None
+    except IsADirectoryError:
+        raise SpecwiseError(f"{path} is a directory; pass the path of a YAML file.") from None
+    except UnicodeDecodeError as exc:
+        raise SpecwiseError(
+            f"{path} is not UTF-8 text (byte {exc.start}); save it as UTF-8."
+        ) from None
+    except OSError as exc:
+        raise SpecwiseError(f"{path} cannot be read ({exc.strerror}).") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""

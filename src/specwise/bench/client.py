@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import aiohttp
 
+from specwise.errors import SpecwiseError
 from specwise.workloads.loaders import WorkloadRequest
 
 Api = Literal["chat", "completions"]
@@ -105,7 +106,30 @@ class TokenCounter:
 def load_token_counter(name_or_dir: str) -> TokenCounter:
     from transformers import AutoTokenizer
 
-    return TokenCounter(AutoTokenizer.from_pretrained(name_or_dir))
+    try:
+        return TokenCounter(AutoTokenizer.from_pretrained(name_or_dir))
+    except (OSError, ValueError) as exc:
+        raise SpecwiseError(
+            f"--tokenizer {name_or_dir!r} is not a tokenizer directory ({type(exc).__name__}); "
+            "pass a Hugging Face model directory (tokenizer.json) or leave it out."
+        ) from None
+
+
+def checked_url(url: str, flag: str = "--url") -> str:
+    """A server base URL: http(s)://host[:port][/path], else one sentence naming the flag."""
+    from urllib.parse import urlsplit
+
+    example = "http://127.0.0.1:8000"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises on a bad port)
+    except ValueError as exc:
+        raise SpecwiseError(f"{flag} {url!r} is not a URL ({exc}); pass e.g. {example}.") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SpecwiseError(
+            f"{flag} {url!r} needs http:// or https:// and a host; pass e.g. {example}."
+        )
+    return url
 
 
 def build_body(

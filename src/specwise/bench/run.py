@@ -43,7 +43,7 @@ from specwise.servers.prometheus import (
     spec_counters,
     sum_acceptance,
 )
-from specwise.workloads.loaders import WorkloadRequest, load_jsonl
+from specwise.workloads.loaders import WorkloadRequest, load_workload
 
 
 @dataclass
@@ -103,11 +103,11 @@ async def _snapshot(base_url: str, api_key: str | None) -> Snapshot:
     """Spec-decode and prefix-cache counters now, from one scrape of /metrics."""
     try:
         text = await asyncio.to_thread(scrape, base_url, api_key)
+        spec, cache = spec_counters(text), cache_counters(text)
     except SpecwiseError as exc:
         return Snapshot(None, None, str(exc))
-    spec = spec_counters(text)
     note = None if spec is not None else "the server exports no spec-decode counters"
-    return Snapshot(spec, cache_counters(text), note)
+    return Snapshot(spec, cache, note)
 
 
 async def measure(
@@ -267,7 +267,7 @@ def load_spec(options: BenchOptions, workload_size: int) -> LoadSpec:
 
 def run_bench(options: BenchOptions) -> Measurement:
     """The `specwise bench` command: measure, stream requests.jsonl, write summary.json, print."""
-    requests = load_jsonl(options.workload)
+    requests = load_workload(options.workload)
     api_key = api_key_from_env(options.api_key_env)
     spec = load_spec(options, len(requests))
     counter = client.load_token_counter(options.tokenizer) if options.tokenizer else None
@@ -463,6 +463,7 @@ def options_from_cli(**cli: Any) -> BenchOptions:
     if not isinstance(extra_params, dict):
         raise SpecwiseError("--extra must be a JSON object like '{\"ignore_eos\": true}'.")
     cli["duration_s"] = cli.pop("duration")
+    cli["url"] = client.checked_url(cli["url"])
     cli["timeout_s"], cli["idle_timeout_s"] = cli.pop("timeout"), cli.pop("idle_timeout")
     for name in ("timeout_s", "idle_timeout_s"):
         if not (cli[name] > 0 and math.isfinite(cli[name])):

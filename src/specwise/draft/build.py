@@ -247,9 +247,16 @@ def run_eval(
     from specwise.draft.export import import_research
     from specwise.draft.hidden import aux_layer_ids
 
+    if not (data_dir / "hidden_states").is_dir():
+        raise SpecwiseError(
+            f"--data {data_dir} holds no hidden_states/; pass the held-out directory that "
+            "`specwise draft data` wrote (e.g. WORKDIR/held_out)."
+        )
+    if not (head / "config.json").is_file():
+        raise SpecwiseError(f"{head} has no config.json; pass a draft head directory.")
     config = BuildConfig(target=target)
     target_dir = target_dir_of(config)
-    raw = json.loads((head / "config.json").read_text()) if (head / "config.json").exists() else {}
+    raw = json.loads((head / "config.json").read_text())
     with tempfile.TemporaryDirectory() as tmp:
         if raw and "speculators_model_type" not in raw:
             layers = json.loads((Path(target_dir) / "config.json").read_text())

@@ -38,20 +38,34 @@ def scrape(base_url: str, api_key: str | None = None, timeout_s: float = 10.0) -
         request.add_header("Authorization", f"Bearer {api_key}")
     try:
         with urllib.request.urlopen(request, timeout=timeout_s) as response:
-            return response.read().decode()
-    except OSError as exc:
+            kind = response.headers.get_content_type()
+            body = response.read()
+    except (OSError, ValueError) as exc:
         raise SpecwiseError(
             f"Could not read {base_url}/metrics ({type(exc).__name__}); check that the server "
             "is running and exposes Prometheus metrics."
         ) from None
+    try:
+        text = body.decode()
+    except UnicodeDecodeError:
+        text = None
+    if text is None or kind == "text/html":
+        raise SpecwiseError(
+            f"{base_url}/metrics answered {kind}{' that is not UTF-8' if text is None else ''}, "
+            "not Prometheus text (a proxy or login page?); point --url at the server itself."
+        )
+    return text
 
 
 def sample_sums(text: str) -> dict[tuple[str, str | None], float]:
     """Sum every sample over its label sets (engines, model names), keyed by (name, position)."""
     sums: dict[tuple[str, str | None], float] = defaultdict(float)
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            sums[(sample.name, sample.labels.get("position"))] += sample.value
+    try:
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                sums[(sample.name, sample.labels.get("position"))] += sample.value
+    except (ValueError, TypeError, IndexError) as exc:
+        raise SpecwiseError(f"/metrics is not Prometheus text ({exc})") from None
     return sums
 
 

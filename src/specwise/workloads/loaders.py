@@ -64,6 +64,24 @@ class WorkloadRequest:
         return out | self.extra
 
 
+def check_content(message: dict[str, Any]) -> None:
+    """OpenAI's shapes: text, or a list of {type, ...} parts; none only beside tool_calls."""
+    content = message.get("content")
+    if content is None and message.get("tool_calls"):
+        return
+    if isinstance(content, str):
+        return
+    parts_ok = isinstance(content, list) and all(
+        isinstance(p, dict) and "type" in p for p in content
+    )
+    if not parts_ok:
+        shown = "no `content`" if content is None else f"a {type(content).__name__} `content`"
+        raise ValueError(
+            f"a {message.get('role')!r} message has {shown}; give it text (a string) or a list "
+            'of {"type": "text", "text": ...} parts'
+        )
+
+
 def request_from_json(obj: Any, default_id: str) -> WorkloadRequest:
     """Validate one decoded line; raises ValueError with what is wrong."""
     if not isinstance(obj, dict):
@@ -74,6 +92,7 @@ def request_from_json(obj: Any, default_id: str) -> WorkloadRequest:
     for m in messages:
         if not isinstance(m, dict) or "role" not in m:
             raise ValueError("every message must be an object with a `role`")
+        check_content(m)
     tools = obj.get("tools")
     if tools is not None and not isinstance(tools, list):
         raise ValueError("`tools` must be a list of OpenAI tool definitions")
@@ -158,7 +177,12 @@ def load_jsonl(path: Path, turns: Turns = "last") -> list[WorkloadRequest]:
         try:
             record = record_from_json(json.loads(line), default_id=f"{path.stem}-{number}")
             requests += split_turns(record, turns)
-        except ValueError as exc:  # json.JSONDecodeError is a ValueError
+        except json.JSONDecodeError as exc:
+            raise SpecwiseError(
+                f"{path}:{number}: not JSON ({exc.msg} at column {exc.colno}); each line must be "
+                "one JSON object; fix or remove that line."
+            ) from None
+        except ValueError as exc:
             raise SpecwiseError(f"{path}:{number}: {exc}; fix or remove that line.") from None
     return nonempty(requests, path)
 
@@ -208,6 +232,10 @@ def read_text(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SpecwiseError(f"Workload file {path} does not exist; check the path.") from None
+    except IsADirectoryError:
+        raise SpecwiseError(f"Workload file {path} is a directory; pass the file in it.") from None
+    except OSError as exc:
+        raise SpecwiseError(f"Workload file {path} cannot be read ({exc.strerror}).") from None
     except UnicodeDecodeError as exc:
         raise SpecwiseError(
             f"Workload file {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8."
