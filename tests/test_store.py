@@ -71,13 +71,22 @@ def test_a_retry_replaces_the_failed_attempt(conn: sqlite3.Connection) -> None:
     assert store.done_keys(conn) == {"k1"}
 
 
-def test_forced_study_change_drops_only_configurations_gone(conn: sqlite3.Connection) -> None:
+def test_forced_study_change_keeps_what_it_sets_aside(conn: sqlite3.Connection) -> None:
+    """Configurations no longer in the study are kept as superseded, never deleted: out of
+    runs() and done_keys(), in runs(superseded=True) with their records; measuring the same
+    key again later does not touch them."""
     store.save_run(conn, run("k1"), [record(0)], {})
     store.save_run(conn, run("k2", position=1), [record(0)], {})
-    assert store.bind_study(conn, "s", "h2", {"arms": []}, {"k1", "k3"}) == 1
-    assert store.done_keys(conn) == {"k1"}
-    assert conn.execute("SELECT count(*) FROM requests").fetchone()[0] == 1  # cascade
+    kept = store.bind_study(conn, "s", "h2", {"arms": []}, {"k1", "k3"})
+    assert [r["key"] for r in kept] == ["k2"]
+    assert store.done_keys(conn) == {"k1"} and [r["key"] for r in store.runs(conn)] == ["k1"]
+    (old,) = store.runs(conn, superseded=True)
+    assert old["key"].startswith("k2~superseded-") and old["superseded_at"] is not None
+    assert conn.execute("SELECT count(*) FROM requests").fetchone()[0] == 2  # both kept
     assert store.stored_study(conn)["hash"] == "h2"
+    store.save_run(conn, run("k2", position=1), [record(1)], {})  # the study wants it back
+    assert len(store.runs(conn, superseded=True)) == 1 and store.done_keys(conn) == {"k1", "k2"}
+    assert store.bind_study(conn, "s", "h3", {"arms": []}, {"k1", "k2"}) == []
 
 
 def timed(i: int, e2e: float) -> dict:
@@ -142,6 +151,17 @@ def test_export(tmp_path: Path, conn: sqlite3.Connection, fmt: str) -> None:
         import pyarrow.parquet as pq
 
         assert pq.read_table(paths[1]).num_rows == 2
+
+
+def test_export_marks_superseded_runs(tmp_path: Path, conn: sqlite3.Connection) -> None:
+    store.save_run(conn, run("k1"), [record(0)], {})
+    store.save_run(conn, run("k2", position=1), [record(0), record(1)], {})
+    store.bind_study(conn, "s", "h2", {"arms": [{"name": "a"}]}, {"k1"})
+    runs_path, requests_path, _ = results.export(tmp_path, "json")
+    rows = json.loads(runs_path.read_text())
+    assert [r["superseded_at"] is not None for r in rows] == [False, True]
+    requests = json.loads(requests_path.read_text())
+    assert [r["superseded_at"] is not None for r in requests] == [False, True, True]
 
 
 def test_export_errors_are_one_sentence(tmp_path: Path, conn, monkeypatch) -> None:

@@ -299,16 +299,22 @@ def test_a_second_sweep_on_the_same_directory_is_refused(tmp_path: Path, fake_ur
     assert sweep_study(small_study(tmp_path, fake_url), out).done == 8
 
 
-def test_changed_study_is_refused_unless_forced(tmp_path: Path, fake_url: str) -> None:
+def test_changed_study_is_refused_unless_forced(
+    tmp_path: Path, fake_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "out"
     sweep_study(small_study(tmp_path, fake_url), out)
     changed = small_study(tmp_path, fake_url, concurrency=[1, 3])
     with pytest.raises(SpecwiseError, match="--force"):
         sweep_study(changed, out)
     result = sweep_study(changed, out, force=True)
-    assert (result.skipped, result.done) == (4, 4)  # c=1 kept, c=3 measured, c=2 dropped
+    assert (result.skipped, result.done) == (4, 4)  # c=1 kept, c=3 measured, c=2 set aside
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "--force: 4 run(s) no longer in the study kept in the store as superseded" in printed
+    assert "base c=2 T=0 (done, " in printed and "spec c=2 T=0 (done, " in printed
     conn = store.connect(store.store_path(out))
     assert sorted({r["concurrency"] for r in store.runs(conn)}) == [1, 3]
+    assert {r["concurrency"] for r in store.runs(conn, superseded=True)} == {2}
     conn.close()
 
 

@@ -442,17 +442,22 @@ def percent(x: float) -> str:
 
 
 def export(out: Path, fmt: str) -> list[Path]:
-    """Write OUT/export/{runs,requests,servers}.{fmt}; returns the files written."""
+    """Write OUT/export/{runs,requests,servers}.{fmt}; returns the files written. Runs that
+    `sweep --force` set aside come last, with their `superseded_at` time (else empty)."""
     if fmt not in FORMATS:
         raise SpecwiseError(f"--format {fmt!r} is unknown; use one of {', '.join(FORMATS)}.")
-    runs = flat_rows(load_results(out))
+    runs = [r | {"superseded_at": None} for r in flat_rows(load_results(out))]
     conn = store.open_existing(out)
     try:
+        columns = list(runs[0]) if runs else ["arm", "concurrency", "temperature", "repeat"]
+        for old in store.runs(conn, superseded=True):  # set aside by `sweep --force`
+            mine = {k: old[k] for k in ("status", "reason", "superseded_at")}
+            runs.append({c: old.get(c) for c in columns} | mine)
         tables = {
             "runs": runs,
             "requests": _rows(conn, "SELECT r.arm, r.concurrency, r.temperature, r.repeat, "
-                          "q.* FROM requests q JOIN runs r ON r.id = q.run_id "
-                          "ORDER BY r.position, q.idx"),
+                          "r.superseded_at, q.* FROM requests q JOIN runs r ON r.id = q.run_id "
+                          "ORDER BY r.superseded_at IS NOT NULL, r.position, q.idx"),
             "servers": _rows(conn, "SELECT * FROM servers ORDER BY id"),
         }  # fmt: skip
     finally:

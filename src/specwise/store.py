@@ -60,6 +60,7 @@ ADDED_RUN_COLUMNS = {  # columns newer than the first stores: added to an old on
     "prefix_cache_hit_rate": "REAL",
     "look": "INTEGER NOT NULL DEFAULT 0",
     "sampling": "TEXT",
+    "superseded_at": "REAL",  # set by `sweep --force`: kept, but no longer part of the study
 }
 REQUEST_COLUMNS = (
     *("request_id", "ok", "error_kind", "error_message", "started_at", "ttft_s", "e2e_s"),
@@ -152,10 +153,11 @@ def stored_study(conn: sqlite3.Connection) -> sqlite3.Row | None:
 
 def bind_study(
     conn: sqlite3.Connection, name: str, digest: str, spec: dict[str, Any], keys: set[str]
-) -> int:
+) -> list[dict[str, Any]]:
     """Record the study, or check it is the one stored. A different study is refused unless
-    the caller already decided to force it: then configurations no longer in it are dropped.
-    Returns how many were dropped."""
+    the caller already decided to force it: then the runs of configurations no longer in it
+    are kept as superseded (superseded_at set, key renamed so the study may measure it again),
+    never deleted. Returns those runs."""
     row = stored_study(conn)
     now, text = time.time(), json.dumps(spec, sort_keys=True)
     from specwise import __version__
@@ -166,22 +168,29 @@ def bind_study(
                 "INSERT INTO study VALUES (1, ?, ?, ?, ?, ?, ?)",
                 (name, digest, text, now, now, __version__),
             )
-            return 0
+            return []
         conn.execute(
             "UPDATE study SET name = ?, hash = ?, spec = ?, updated_at = ? WHERE id = 1",
             (name, digest, text, now),
         )
         stale = [  # a later look (KEY+lN) of adaptive sampling stays with its configuration
-            r["key"]
-            for r in conn.execute("SELECT key FROM runs")
+            dict(r)
+            for r in conn.execute(
+                "SELECT id, key, arm, concurrency, temperature, repeat, look, status, requests "
+                "FROM runs WHERE superseded_at IS NULL ORDER BY position, look"
+            )
             if r["key"].split("+l")[0] not in keys
         ]
-        conn.executemany("DELETE FROM runs WHERE key = ?", [(k,) for k in stale])
-        return len(stale)
+        conn.executemany(
+            "UPDATE runs SET superseded_at = ?, key = key || ? WHERE id = ?",
+            [(now, f"~superseded-{r['id']}", r["id"]) for r in stale],
+        )
+        return stale
 
 
 def done_keys(conn: sqlite3.Connection) -> set[str]:
-    return {r["key"] for r in conn.execute("SELECT key FROM runs WHERE status = 'done'")}
+    sql = "SELECT key FROM runs WHERE status = 'done' AND superseded_at IS NULL"
+    return {r["key"] for r in conn.execute(sql)}
 
 
 def add_server(conn: sqlite3.Connection, arm: str, server: dict[str, Any]) -> int:
@@ -247,7 +256,8 @@ def set_sampling(conn: sqlite3.Connection, key: str, note: str) -> None:
 
 def sampled_keys(conn: sqlite3.Connection) -> set[str]:
     """Keys of runs that carry the reason adaptive sampling stopped after them."""
-    return {r["key"] for r in conn.execute("SELECT key FROM runs WHERE sampling IS NOT NULL")}
+    sql = "SELECT key FROM runs WHERE sampling IS NOT NULL AND superseded_at IS NULL"
+    return {r["key"] for r in conn.execute(sql)}
 
 
 def _request_row(run_id: int, record: dict[str, Any]) -> tuple[Any, ...]:
@@ -266,9 +276,11 @@ def load_records(conn: sqlite3.Connection, run_id: int) -> list[dict[str, Any]]:
     return [json.loads(r["record"]) | {"text": r["text"]} for r in rows]
 
 
-def runs(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-    """Every run in matrix order, JSON columns decoded."""
-    rows = conn.execute("SELECT * FROM runs ORDER BY position").fetchall()
+def runs(conn: sqlite3.Connection, superseded: bool = False) -> list[dict[str, Any]]:
+    """Every run of the study in matrix order, JSON columns decoded; with `superseded`, only
+    the runs `sweep --force` set aside instead."""
+    where = "IS NOT NULL" if superseded else "IS NULL"
+    rows = conn.execute(f"SELECT * FROM runs WHERE superseded_at {where} ORDER BY position")
     out = []
     for row in rows:
         run = dict(row)

@@ -62,6 +62,7 @@ from specwise.study import (
     PrefixCache,
     Study,
     StudyArm,
+    cell_label,
     expand,
     later_look,
     load_study,
@@ -163,11 +164,20 @@ def bind(
             f"{path} differs from the study already measured in this directory; pass --force to "
             "keep the unchanged configurations and measure the rest, or choose another --out."
         )
-    dropped = store.bind_study(
+    kept = store.bind_study(
         conn, study.name, digest, study.model_dump(mode="json"), {c.key for c in matrix}
     )
-    if dropped:
-        console.print(f"--force: dropped {dropped} configuration(s) no longer in the study")
+    if kept:
+        listed = ", ".join(
+            f"{r['arm']} {cell_label(r['concurrency'], r['temperature'], r['repeat'], r['look'])}"
+            f" ({r['status']}, {r['requests'] or 0} requests)"
+            for r in kept
+        )
+        console.print(
+            f"--force: {len(kept)} run(s) no longer in the study kept in the store as superseded "
+            f"(report, judge and compare leave them out; export marks them): {listed}",
+            soft_wrap=True,
+        )
 
 
 def workload_requests(study: Study) -> list[WorkloadRequest]:
