@@ -300,3 +300,58 @@ def test_study_files(tmp_path: Path, what: str) -> None:
 def test_draft_eval_without_held_out_data(tmp_path: Path) -> None:
     args = ["draft", "eval", str(tmp_path / "head"), "--data", str(tmp_path / "nonexistent")]
     one_sentence(CliRunner().invoke(app, args), 2, "holds no hidden_states/")
+
+
+@pytest.mark.parametrize(
+    ("flags", "fragment"),
+    [
+        (["--api-key-env", "sk-live-abcdef123456"], "takes the NAME of an environment variable"),
+        (["--api-key-env", "SPECWISE_UNSET_KEY"], "names $SPECWISE_UNSET_KEY, which is not set"),
+    ],
+)
+def test_api_key_flags(tmp_path: Path, workload: Path, flags, fragment, monkeypatch) -> None:
+    monkeypatch.delenv("SPECWISE_UNSET_KEY", raising=False)
+    out = tmp_path / "out"
+    args = [
+        "bench",
+        "--url",
+        CLOSED,
+        "--model",
+        "m",
+        "--workload",
+        str(workload),
+        "--out",
+        str(out),
+    ]
+    result = CliRunner().invoke(app, [*args, *flags])
+    one_sentence(result, 2, fragment)
+    assert "abcdef123456" not in result.output  # a key passed by mistake is never echoed
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("flag", ["--judge-api-key-env", "--judge2-api-key-env"])
+def test_judge_key_flags_refuse_a_value(tmp_path: Path, flag: str) -> None:
+    out = tmp_path / "runs"
+    write_good_store(out)
+    args = ["judge", str(out), "--judge-url", CLOSED, flag, "sk-live-abcdef123456"]
+    if flag == "--judge2-api-key-env":
+        args += ["--judge2-url", CLOSED]
+    result = CliRunner().invoke(app, args)
+    one_sentence(result, 2, "takes the NAME of an environment variable")
+    assert "abcdef123456" not in result.output
+
+
+def test_redact_masks_every_key() -> None:
+    from specwise.secrets import redact
+
+    text = "HTTP 401: bad header Authorization: Bearer sk-123456 (sk-123456)"
+    assert redact(text, "sk-123456", None) == "HTTP 401: bad header Authorization: Bearer *** (***)"
+    assert redact(None, "k") is None and redact("abc", "") == "abc"
+
+
+@pytest.mark.parametrize("flag", ["--judge-url", "--judge2-url", "--probe-url"])
+def test_judge_urls(tmp_path: Path, flag: str) -> None:
+    out = tmp_path / "runs"
+    write_good_store(out)
+    result = CliRunner().invoke(app, ["judge", str(out), flag, "127.0.0.1:8000"])
+    one_sentence(result, 2, f"{flag} '127.0.0.1:8000' needs http:// or https://")

@@ -28,6 +28,7 @@ from rich.console import Console
 from rich.table import Table
 
 import specwise
+from specwise import secrets
 from specwise.bench import client, metrics
 from specwise.bench.client import Api, RequestRecord, TokenCounter
 from specwise.bench.loadgen import Arrival, LoadSpec, generate_load
@@ -153,8 +154,7 @@ async def measure(
                 session, base_url, body, request.id, api, headers, counter, timeout
             )
             record.arm = arm
-            if api_key and record.error_message and api_key in record.error_message:
-                record.error_message = record.error_message.replace(api_key, "***")
+            record.error_message = secrets.redact(record.error_message, api_key)
             record.extra["index"] = index
             if state["measuring"] and on_record is not None:
                 on_record(record)
@@ -224,14 +224,7 @@ def sampling_params(options: BenchOptions) -> dict[str, Any]:
 
 
 def api_key_from_env(name: str | None) -> str | None:
-    import os
-
-    if not name:
-        return None
-    key = os.environ.get(name)
-    if not key:
-        raise SpecwiseError(f"${name} is not set; export {name}=<your API key> and run again.")
-    return key
+    return secrets.api_key(name)
 
 
 def server_version(base_url: str, api_key: str | None) -> str | None:

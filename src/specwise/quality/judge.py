@@ -25,6 +25,7 @@ from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from specwise import secrets
 from specwise.bench import client
 from specwise.quality.exact import Pair, normalise
 from specwise.workloads.commerce import extract_json
@@ -203,7 +204,8 @@ class Judge:
             messages = [m | {"content": m["content"].replace(ASK_JSON, ASK_TEXT)} for m in messages]
             return await self.ask(messages, schema)
         if not record.ok:
-            raise JudgeError(f"the judge at {e.url} failed: {record.error_message}")
+            why = secrets.redact(record.error_message, e.api_key)
+            raise JudgeError(f"the judge at {e.url} failed: {why}")
         return record.text
 
     async def verdict(self, question: str, a: str, b: str) -> dict[str, Any]:

