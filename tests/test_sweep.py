@@ -318,7 +318,23 @@ def test_changed_study_is_refused_unless_forced(
     conn.close()
 
 
-def test_missing_head_fails_its_arm_and_the_sweep_moves_on(tmp_path: Path, fake_url: str) -> None:
+def test_a_missing_head_is_refused_before_anything_is_written(
+    tmp_path: Path, fake_url: str
+) -> None:
+    spec = {"method": "eagle3", "model": "./no-head", "num_speculative_tokens": 3}
+    arms = [{"name": "eagle", "speculative_config": spec}, *external_arms(fake_url, "base")]
+    path = small_study(tmp_path, fake_url, arms=arms, baseline="base")
+    with pytest.raises(SpecwiseError, match=r"1 problem\(s\) before anything runs — arm 'eagle': "):
+        sweep_study(path, tmp_path / "out")
+    assert not store.store_path(tmp_path / "out").exists()
+
+
+def test_a_head_gone_after_the_preflight_fails_its_arm_and_the_sweep_moves_on(
+    tmp_path: Path, fake_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from specwise import preflight
+
+    monkeypatch.setattr(preflight, "require", lambda study: None)  # it passed; then it went
     spec = {"method": "eagle3", "model": "./no-head", "num_speculative_tokens": 3}
     arms = [{"name": "eagle", "speculative_config": spec}, *external_arms(fake_url, "base")]
     path = small_study(tmp_path, fake_url, arms=arms, baseline="base")
@@ -433,14 +449,59 @@ def test_leftover_servers_are_reaped_only_when_they_still_match(tmp_path: Path) 
 
 
 def test_dry_run_prints_the_matrix_and_commands(capsys: pytest.CaptureFixture[str]) -> None:
-    sweep.dry_run(REPO / "studies" / "paper.yaml")
+    """paper.yaml on a machine without the 8B model or its head: the matrix, the commands, and
+    exactly those two problems; vLLM's own parser accepts every arm's command line."""
+    with pytest.raises(SpecwiseError, match=r"2 problem\(s\) found before anything ran"):
+        sweep.dry_run(REPO / "studies" / "paper.yaml")
     text = capsys.readouterr().out
     assert "paper: 40 configurations" in text
     assert "vllm.entrypoints.openai.api_server" in text and "eagle3-k5" in text
     assert json.dumps({"method": "eagle3"})[:-1] in text
+    problems = [line for line in text.splitlines() if line.startswith("problem · ")]
+    assert len(problems) == 2, problems
+    assert problems[0].startswith("problem · arms 'baseline-2gpu-tp2', 'baseline-1gpu', ")
+    assert "'nvidia/Llama-3.1-Nemotron-Nano-8B-v1' is not in the local Hugging Face cache" in text
+    assert problems[1].startswith("problem · arms 'eagle3-k3', 'eagle3-k5': speculative_config.")
+    assert "nemotron-nano-8b-commerce-eagle3 does not exist" in problems[1]
+    accepted = "vLLM's argument parser accepts the command line of: baseline-2gpu-tp2, "
+    assert accepted + "baseline-1gpu, eagle3-k3, eagle3-k5" in " ".join(text.split())
     sweep.dry_run(REPO / "studies" / "quick.yaml")
     text = capsys.readouterr().out
     assert "quick: 8 configurations" in text and "8 (auto, ≤ 24)" in text
+    assert "preflight: no problem found" in text
+
+
+def test_preflight_names_every_problem_with_its_arm(tmp_path: Path) -> None:
+    """A planted bad flag (vLLM's parser), an unknown method, a head for another model, an
+    unset key and a missing workload file, all in one report."""
+    from specwise import preflight
+
+    head = tmp_path / "head"
+    head.mkdir()
+    (head / "config.json").write_text(json.dumps({"transformer_layer_config": {"hidden_size": 7}}))
+    study = Study.model_validate({
+        "name": "p", "target": "smollm2", "baseline": "base",
+        "arms": [
+            {"name": "base", "extra_args": ["--no-such-flag"]},
+            {"name": "odd", "speculative_config": {"method": "telepathy"}},
+            {"name": "head", "speculative_config": {"method": "eagle3", "model": str(head),
+                                                    "num_speculative_tokens": 3}},
+            {"name": "ext", "engine": "external", "url": "http://127.0.0.1:9",
+             "api_key_env": "SPECWISE_SURELY_UNSET"},
+        ],
+        "workload": {"file": str(tmp_path / "missing.jsonl")},
+        "temperature": [0, 2.5],
+    })  # fmt: skip
+    found = preflight.check(study)
+    text = {p.where: p.what for p in found.problems}
+    assert "unrecognized arguments: --no-such-flag" in text["arm 'base'"]
+    assert "method 'telepathy' is not one the installed vLLM knows" in text["arm 'odd'"]
+    assert "eagle3" in text["arm 'odd'"] and "suffix" in text["arm 'odd'"]
+    assert "hidden size 7, the target 576" in text["arm 'head'"]  # SmolLM2-135M: 576
+    assert "names $SPECWISE_SURELY_UNSET, which is not set" in text["arm 'ext'"]
+    assert "missing.jsonl does not exist" in text["workload"]
+    assert [w.where for w in found.warnings] == ["temperature"]
+    assert set(found.parsed) == {"odd", "head"}
 
 
 def test_engine_dead_tells_a_healthy_server_from_a_dead_engine(

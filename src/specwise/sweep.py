@@ -47,7 +47,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from specwise import adaptive, store
+from specwise import adaptive, preflight, store
 from specwise.bench.client import RequestRecord
 from specwise.bench.loadgen import LoadSpec
 from specwise.bench.run import Measurement, combine, measure
@@ -86,8 +86,9 @@ class SweepResult:
 def sweep(study_path: Path, out: Path, force: bool = False) -> SweepResult:
     """Measure every configuration of the study not yet done in OUT/results.sqlite."""
     study = load_study(study_path)
+    preflight.require(study)  # every problem at once, before anything is written
     matrix = expand(study)
-    requests = workload_requests(study)  # before the store: a bad workload writes nothing
+    requests = workload_requests(study)
     lock = hold_lock(out)
     conn = store.connect(store.store_path(out))
     console = wide_console()
@@ -857,18 +858,31 @@ def display_command(study: Study, arm: StudyArm) -> str:
     arm = server_arm(study, arm)
     if arm.engine == "external":
         return f"(external, not started) {arm.url}"
+    added = plugin_env() if arm.engine == "vllm" else {}  # as servers.launch.spawn adds it
+    env = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted((added | arm.env).items()))
+    return (env + " " if env else "") + shlex.join(server_command(study, arm))
+
+
+def server_command(study: Study, arm: StudyArm, port: int = 8000) -> list[str]:
+    """argv of the arm's server (vLLM or SGLang) as a sweep starts it."""
+    arm = server_arm(study, arm)
     model = arm.model or ""
     if model in KNOWN_MODELS:
         model = str(model_dir(model))  # prepared on the first real start
     build = vllm_command if arm.engine == "vllm" else sglang_command
-    added = plugin_env() if arm.engine == "vllm" else {}  # as servers.launch.spawn adds it
-    env = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted((added | arm.env).items()))
-    return (env + " " if env else "") + shlex.join(build(arm, model, 8000))
+    return build(arm, model, port)
+
+
+def server_argv(study: Study, arm: StudyArm) -> list[str]:
+    """The arguments vLLM's server parser sees: the command after `python -m MODULE`."""
+    return server_command(study, arm)[3:]
 
 
 def dry_run(study_path: Path, out: Path | None = None) -> Table:
-    """The matrix (with each configuration's state if OUT has a store) and each arm's command."""
+    """The matrix (with each configuration's state if OUT has a store), each arm's command and
+    the preflight's findings; any problem ends it with exit status 2."""
     study = load_study(study_path)
+    checked = preflight.check(study)
     matrix = expand(study)
     done: set[str] = set()
     if out is not None and store.store_path(out).exists():
@@ -893,4 +907,11 @@ def dry_run(study_path: Path, out: Path | None = None) -> Table:
     console.print("Server commands (each arm's port is chosen free at start; 8000 shown):")
     for arm in study.arms:
         console.print(f"[bold]{arm.name}[/]: {display_command(study, arm)}", soft_wrap=True)
+    for line in preflight.report(checked):
+        console.print(line, soft_wrap=True, highlight=False, markup=False)
+    if checked.problems:
+        raise SpecwiseError(
+            f"{len(checked.problems)} problem(s) found before anything ran (listed above); fix "
+            "them and run again."
+        )
     return table
