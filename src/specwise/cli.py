@@ -170,8 +170,17 @@ def judge(
     judge2_url: Annotated[str | None, typer.Option(help="second judge: Cohen's kappa")] = None,
     judge2_model: Annotated[str | None, typer.Option(help="model name at --judge2-url")] = None,
     judge2_api_key_env: Annotated[str | None, typer.Option(help="env var NAME")] = None,
+    judge_connect_timeout: Annotated[
+        float, typer.Option(help="seconds to connect to a judge")
+    ] = 10.0,
+    judge_idle_timeout: Annotated[
+        float, typer.Option(help="seconds a judge call may wait for its next byte")
+    ] = 60.0,
+    judge_timeout: Annotated[float, typer.Option(help="seconds one judge call may take")] = 300.0,
 ):
-    """Quality vs the baseline: exact checks, LLM-as-judge, a verdict per arm x temperature."""
+    """Quality vs the baseline: exact checks, LLM-as-judge, a verdict per arm x temperature.
+    A judge call that fails or times out fails its pair (left out, with the reason); after 3
+    such pairs the judge is not asked again; the results are written and the exit status is 1."""
     values = dict(locals())
     from specwise.quality.run import options_from_cli, run_judge
 

@@ -75,6 +75,9 @@ def quality_step(study_path: Path, out: Path) -> None:
         judge_api_key_env=q.judge_api_key_env,
         margin=q.margin,
         tokenizer=study.target if local else None,
+        judge_connect_timeout_s=q.connect_timeout_s,
+        judge_idle_timeout_s=q.idle_timeout_s,
+        judge_timeout_s=q.timeout_s,
     )
     try:
         run_judge(options)

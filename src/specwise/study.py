@@ -74,6 +74,11 @@ class Quality(BaseModel):
     judge_model: str | None = None
     judge_api_key_env: str | None = None  # name of the environment variable with the key
     margin: tuple[float, float] = (0.45, 0.55)  # equivalence margin of the win rate
+    # per judge call: connect, between two streamed bytes, in all (a stalled judge fails the
+    # pairs it was asked and, after 3, is not asked again: the run goes on)
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+    idle_timeout_s: float = Field(default=60.0, gt=0)
+    timeout_s: float = Field(default=300.0, gt=0)
 
     @model_validator(mode="after")
     def _check(self) -> Quality:
@@ -169,7 +174,8 @@ class Study(BaseModel):
     # to every throughput interval (gains.py); measured by studies/aa.yaml on the 2-core dev
     # machine. Measure your machine's with it (benchmarks/aa/coverage.py prints the estimate).
     cell_noise: float = Field(default=DEFAULT_CELL_NOISE, ge=0, lt=1)
-    request_timeout_s: float = Field(default=600.0, gt=0)
+    request_timeout_s: float = Field(default=600.0, gt=0)  # one request in all
+    request_idle_timeout_s: float = Field(default=120.0, gt=0)  # between two streamed bytes
 
     @model_validator(mode="before")
     @classmethod

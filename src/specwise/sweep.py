@@ -582,6 +582,7 @@ def take_turn(
                 api_key=server.api_key,
                 arm=config.arm.name,
                 timeout_s=study.request_timeout_s,
+                idle_timeout_s=study.request_idle_timeout_s,
                 on_record=progress.record,
                 progress=False,
                 warmup_requests=t.pool,

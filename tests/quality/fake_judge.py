@@ -73,6 +73,8 @@ async def handle(request: web.Request) -> web.StreamResponse:
         return web.Response(status=400, text="response_format is not supported")
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
     await response.prepare(request)
+    if body["model"] == "stall":  # headers, then nothing for longer than any test waits
+        await asyncio.sleep(5)
     for piece in (text[: len(text) // 2], text[len(text) // 2 :]):
         chunk = {"choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
         await response.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")

@@ -83,3 +83,43 @@ def test_cli_checks_only(tmp_path):
     assert json.loads((cand / "quality.json").read_text())[0]["verdict"] == "equivalent"
     result = CliRunner().invoke(app, ["judge", str(cand), "--margin", "0.7,0.8"])
     assert result.exit_code == 2 and "bracket" in result.output
+
+
+def test_a_stalled_judge_fails_its_pairs_and_the_run_goes_on(tmp_path):
+    """An endpoint that sends its headers and then nothing: each call stops at the idle limit,
+    its pair is "failed" with the reason, after 3 the judge is not asked again, quality.json
+    is written, and the command says so with exit status 1 (an endpoint fault)."""
+    import time
+
+    from typer.testing import CliRunner
+
+    from specwise.cli import app
+
+    requests = generate(6, 1)
+    workload = write_jsonl(requests, tmp_path / "w.jsonl")
+    ids = [r.id for r in requests]
+    base = write_dir(tmp_path / "base", workload, {i: f"answer {i}" for i in ids})
+    cand = write_dir(tmp_path / "ngram", workload, {i: f"other {i}" for i in ids})
+    with fake_judge() as url:
+        args = ["judge", str(cand), "--baseline", str(base), "--judge-url", url]
+        args += ["--judge-model", "stall", "--judge-idle-timeout", "0.5", "--concurrency", "1"]
+        t0 = time.monotonic()
+        result = CliRunner().invoke(app, args)
+        assert time.monotonic() - t0 < 20  # 3 pairs × 0.5 s idle limit, not 6 × 5 s
+    assert result.exit_code == 1, result.output
+    assert "the judge failed on 6 pair(s)" in " ".join(result.output.split())
+    (row,) = json.loads((cand / "quality.json").read_text())
+    assert row["judge"]["failed"] == 6 and row["judge"]["n"] == 0
+    reasons = row["judge_failures"]
+    asked = [r for r in reasons if not r.startswith("not asked: the judge failed 3 pairs")]
+    assert len(asked) == 3 and all("timeout" in r.lower() for r in asked)
+
+
+@pytest.mark.parametrize("flag", ["--judge-timeout", "--judge-idle-timeout"])
+def test_judge_timeouts_must_be_positive(tmp_path, flag):
+    from typer.testing import CliRunner
+
+    from specwise.cli import app
+
+    result = CliRunner().invoke(app, ["judge", str(tmp_path), flag, "0"])
+    assert result.exit_code == 2 and "must be a positive number of seconds" in result.output

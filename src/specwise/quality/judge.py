@@ -6,10 +6,13 @@ The candidate wins only if both orders say so; two ties are a tie; a disagreemen
 "inconsistent" and carries no information: it is left out of w / t / l and of n, and counted on
 its own (a judge that always answers "A" has no w, t or l at all, not a win rate of ½). A verdict
 that does not parse after one retry makes the pair "unparsable" (excluded, reported). Pairs with
-identical outputs are ties without a call. Where the endpoint takes `response_format`
-json_schema (vLLM, OpenAI) verdicts are constrained to {"reason": …, "verdict": "A" | "B" |
-"tie"}; an endpoint that rejects it is asked again in plain text, and the last `Verdict: X`
-line is parsed.
+identical outputs are ties without a call. A call that fails (a timeout: connect, idle and total
+limits per call; an HTTP or connection error) makes its pair "failed" (excluded, reported with
+the reason); after MAX_FAILURES failed pairs the judge is not asked again in that run and the
+remaining pairs fail at once, so a stalled endpoint costs minutes, not hours. Where the
+endpoint takes `response_format` json_schema (vLLM, OpenAI) verdicts are constrained to
+{"reason": …, "verdict": "A" | "B" | "tie"}; an endpoint that rejects it is asked again in
+plain text, and the last `Verdict: X` line is parsed.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from specwise import secrets
@@ -76,6 +80,12 @@ class Endpoint:
     structured: bool = True
     max_tokens: int = 256
     concurrency: int = 4
+    connect_timeout_s: float = 10.0
+    idle_timeout_s: float = 60.0  # between two bytes of the streamed answer
+    timeout_s: float = 300.0  # one call in all
+
+
+MAX_FAILURES = 3  # failed pairs after which a run stops asking the judge
 
 
 def parse_verdict(text: str) -> str | None:
@@ -178,6 +188,7 @@ class Judge:
         self.endpoint, self.cache, self.session = endpoint, cache, session
         self.limit = asyncio.Semaphore(endpoint.concurrency)
         self.calls = 0
+        self.failures: list[str] = []  # why each failed pair failed
 
     async def ask(self, messages: list[dict[str, str]], schema: dict[str, Any]) -> str:
         """One completion at temperature 0; structured if the endpoint takes it (an HTTP 400
@@ -191,13 +202,20 @@ class Judge:
                 "json_schema": {"name": "judgment", "schema": schema, "strict": True},
             }
         async with self.limit:
+            if len(self.failures) >= MAX_FAILURES:
+                why = f"the judge failed {len(self.failures)} pairs ({self.failures[-1]})"
+                raise NotAsked(f"not asked: {why}")
             self.calls += 1
+            timeout = aiohttp.ClientTimeout(
+                total=e.timeout_s, sock_connect=e.connect_timeout_s, sock_read=e.idle_timeout_s
+            )
             record = await client.send(
                 self.session,
                 e.url.rstrip("/"),
                 body,
                 "judge",
                 headers=client.auth_headers(e.api_key),
+                timeout=timeout,
             )
         if "response_format" in body and record.http_status == 400:
             e.structured = False
@@ -239,20 +257,28 @@ class Judge:
         out: dict[str, Any] = {"request_id": pair.request_id, "kind": pair.kind}
         if identical(pair):
             out |= {"outcome": "identical", "first": "tie", "second": "tie"}
-        else:
-            first, second = await asyncio.gather(
-                self.verdict(question, a, b), self.verdict(question, b, a)
-            )
-            out |= {"outcome": combine(first["verdict"], second["verdict"])}
-            out |= {
-                "first": to_label(first["verdict"], "B"),
-                "second": to_label(second["verdict"], "A"),
-            }
-        if grade:
-            out["score_baseline"], out["score_candidate"] = await asyncio.gather(
-                self.grade(question, a), self.grade(question, b)
-            )
-        return out
+            return out | (await self.grades(question, a, b) if grade else {})
+        orders = [asyncio.ensure_future(self.verdict(q, x, y)) for q, x, y in
+                  ((question, a, b), (question, b, a))]  # fmt: skip
+        try:
+            first, second = await asyncio.gather(*orders)
+            scores = await self.grades(question, a, b) if grade else {}
+        except JudgeError as exc:
+            for order in orders:  # the other order's call is not waited for
+                order.cancel()
+            if not isinstance(exc, NotAsked):
+                self.failures.append(str(exc))
+            return out | {"outcome": "failed", "first": None, "second": None, "reason": str(exc)}
+        out |= {"outcome": combine(first["verdict"], second["verdict"])}
+        out |= {
+            "first": to_label(first["verdict"], "B"),
+            "second": to_label(second["verdict"], "A"),
+        }
+        return out | scores
+
+    async def grades(self, question: str, a: str, b: str) -> dict[str, Any]:
+        base, cand = await asyncio.gather(self.grade(question, a), self.grade(question, b))
+        return {"score_baseline": base, "score_candidate": cand}
 
 
 def identical(pair: Pair) -> bool:
@@ -262,7 +288,11 @@ def identical(pair: Pair) -> bool:
 
 
 class JudgeError(Exception):
-    """The judge endpoint failed (not a verdict problem): the caller turns it into advice."""
+    """The judge endpoint failed (HTTP, connection, timeout), not a verdict problem."""
+
+
+class NotAsked(JudgeError):
+    """A call not made: the judge already failed MAX_FAILURES pairs in this run."""
 
 
 async def judge_pairs(
@@ -294,8 +324,9 @@ def counts(outcomes: Sequence[dict[str, Any]]) -> dict[str, int]:
     """w / t / l for the statistics (ties_total = tie + identical; n = win + ties_total + loss),
     the detail, and for the judge's gate: decided = pairs whose two orders both parsed on
     differing outputs (win + tie + loss + inconsistent), consistent = those whose orders agree.
-    Inconsistent and unparsable pairs are in no part of n."""
-    c = {k: 0 for k in ("win", "tie", "loss", "inconsistent", "identical", "unparsable")}
+    Inconsistent, unparsable and failed pairs are in no part of n."""
+    keys = ("win", "tie", "loss", "inconsistent", "identical", "unparsable", "failed")
+    c = {k: 0 for k in keys}
     for o in outcomes:
         c[o["outcome"]] += 1
     c["ties_total"] = c["tie"] + c["identical"]

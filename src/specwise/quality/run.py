@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ from specwise import secrets
 from specwise.bench import client
 from specwise.bench.client import RequestRecord
 from specwise.config import Arm
-from specwise.errors import SpecwiseError
+from specwise.errors import ServerFault, SpecwiseError
 from specwise.quality import exact, planted, stats
 from specwise.quality.judge import Cache, Endpoint, JudgeError, counts, identical, judge_pairs
 from specwise.quality.margin import attach_margins
@@ -87,7 +88,18 @@ class JudgeOptions:
     baseline_arm: str | None = None
     log_dir: Path | None = None
     control_pairs: int = planted.DEFAULT_CONTROL  # planted pairs per temperature
+    judge_connect_timeout_s: float = 10.0  # per judge call (Endpoint)
+    judge_idle_timeout_s: float = 60.0
+    judge_timeout_s: float = 300.0
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def endpoint(self, url: str, model: str, key: str | None) -> Endpoint:
+        limits = {
+            "connect_timeout_s": self.judge_connect_timeout_s,
+            "idle_timeout_s": self.judge_idle_timeout_s,
+            "timeout_s": self.judge_timeout_s,
+        }
+        return Endpoint(url, model, key, concurrency=self.concurrency, **limits)
 
 
 def read_bench_dir(path: Path) -> tuple[list[RequestRecord], dict[str, Any]]:
@@ -186,7 +198,7 @@ def judge_endpoint(options: JudgeOptions) -> Iterator[Endpoint]:
     if options.judge_url:
         key = secrets.api_key(options.judge_api_key_env, "--judge-api-key-env")
         model = options.judge_model or "default"
-        yield Endpoint(options.judge_url, model, key, concurrency=options.concurrency)
+        yield options.endpoint(options.judge_url, model, key)
         return
     from specwise.servers.launch import serve
 
@@ -196,7 +208,7 @@ def judge_endpoint(options: JudgeOptions) -> Iterator[Endpoint]:
         else LOCAL_JUDGE.model_copy(update={"model": options.judge_model})
     )
     with serve(arm, options.log_dir or options.source / "logs") as server:
-        yield Endpoint(server.base_url, server.model, concurrency=options.concurrency)
+        yield options.endpoint(server.base_url, server.model, None)
 
 
 def evaluate(groups: list[Group], options: JudgeOptions) -> list[dict[str, Any]]:
@@ -291,7 +303,7 @@ def second_judge(options: JudgeOptions) -> list[Endpoint]:
         return []
     key = secrets.api_key(options.judge2_api_key_env, "--judge2-api-key-env")
     model = options.judge2_model or "default"
-    return [Endpoint(options.judge2_url, model, key, concurrency=options.concurrency)]
+    return [options.endpoint(options.judge2_url, model, key)]
 
 
 def judges_kappa(first: list[dict[str, Any]], second: list[dict[str, Any]]) -> float | None:
@@ -371,6 +383,7 @@ def group_row(
     row |= {"verdict": v.label, "reason": v.reason, "detail": detail(v.reason, summary, c)}
     row["exact"] = summary.to_dict()
     row |= {"distributions": dist, "judge": c, "pairs": k.rows}
+    row["judge_failures"] = [o.get("reason") for o in k.judged or [] if o["outcome"] == "failed"]
     row["judge_gate"] = gate.to_dict() if gate is not None else None
     raw = group_tests(k, gate)
     row["tests"] = {
@@ -387,7 +400,7 @@ def judge_stats(
 ) -> dict[str, Any]:
     """The judge's numbers for quality.json: win rate and interval, sign p, consistency."""
     eq = stats.equivalence(c["win"], c["ties_total"], c["loss"], margin)
-    decided = [o for o in judged if o["outcome"] not in ("identical", "unparsable")]
+    decided = [o for o in judged if o["outcome"] not in ("identical", "unparsable", "failed")]
     consistency = stats.position_consistency(
         [o["first"] for o in decided], [o["second"] for o in decided]
     )
@@ -436,6 +449,8 @@ def table(rows: list[dict[str, Any]]) -> Table:
         judge = "-" if c is None else f"{c['win']}/{c['ties_total']}/{c['loss']}"
         if c and (c["inconsistent"] or c["unparsable"]):
             judge += f" ({c['inconsistent']} incons., {c['unparsable']} unpars.)"
+        if c and c.get("failed"):
+            judge += f" ({c['failed']} not judged: the judge failed)"
         interval = "-"
         if s:
             interval = f"{s['win_rate']:.2f} [{s['interval'][0]:.2f}, {s['interval'][1]:.2f}]"
@@ -494,6 +509,13 @@ def run_judge(options: JudgeOptions) -> list[dict[str, Any]]:
     console = Console()
     console.width = max(console.width, 150)
     console.print(table(rows))
+    failed = [why for r in rows for why in r.get("judge_failures") or []]
+    if failed:
+        raise ServerFault(
+            f"the judge failed on {len(failed)} pair(s) ({failed[0]}); the "
+            f"verdicts in {options.source / REPORT_NAME} leave them out. Run `specwise judge "
+            f"{options.source}` again to ask for them (judged pairs are cached)."
+        )
     return rows
 
 
@@ -506,9 +528,16 @@ def options_from_cli(**cli: Any) -> JudgeOptions:
     if not 0 <= low < 0.5 < high <= 1:
         raise SpecwiseError("--margin must bracket 0.5 inside [0, 1], like 0.45,0.55.")
     cli["judge"] = cli.pop("llm")
+    defaults = {"judge_connect_timeout": 10.0, "judge_idle_timeout": 60.0, "judge_timeout": 300.0}
+    for name, default in defaults.items():
+        seconds = cli.pop(name, default)
+        if not (seconds > 0 and math.isfinite(seconds)):
+            flag = "--" + name.replace("_", "-")
+            raise SpecwiseError(f"{flag} must be a positive number of seconds, e.g. 60.")
+        cli[name + "_s"] = seconds
     for flag in ("judge_url", "judge2_url", "probe_url"):  # before any work: bad input first
-        if cli[flag]:
+        if cli.get(flag):
             client.checked_url(cli[flag], "--" + flag.replace("_", "-"))
     for flag in ("judge_api_key_env", "judge2_api_key_env"):
-        secrets.api_key(cli[flag], "--" + flag.replace("_", "-"))
+        secrets.api_key(cli.get(flag), "--" + flag.replace("_", "-"))
     return JudgeOptions(**cli, margin=(low, high))
