@@ -355,3 +355,34 @@ def test_judge_urls(tmp_path: Path, flag: str) -> None:
     write_good_store(out)
     result = CliRunner().invoke(app, ["judge", str(out), flag, "127.0.0.1:8000"])
     one_sentence(result, 2, f"{flag} '127.0.0.1:8000' needs http:// or https://")
+
+
+@pytest.mark.parametrize("where", ["last line", "middle line"])
+def test_a_torn_requests_file_given_to_judge(tmp_path: Path, where: str) -> None:
+    """A torn last line (a killed bench) is left out with a note; a bad line before the end is
+    a damaged file: one sentence, exit 1, nothing written."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent / "quality"))
+    from bench_dirs import write_dir
+
+    from specwise.workloads.commerce import generate, write_jsonl
+
+    requests = generate(4, 1)
+    workload = write_jsonl(requests, tmp_path / "w.jsonl")
+    texts = {r.id: f"answer {r.id}" for r in requests}
+    base = write_dir(tmp_path / "base", workload, texts)
+    cand = write_dir(tmp_path / "cand", workload, texts)
+    path = base / "requests.jsonl"
+    lines = path.read_text().splitlines()
+    torn = lines[1][: len(lines[1]) // 2]
+    lines = [*lines, torn] if where == "last line" else [lines[0], torn, *lines[1:]]
+    path.write_text("\n".join(lines) + "\n")
+    result = CliRunner().invoke(app, ["judge", str(cand), "--baseline", str(base), "--no-llm"])
+    text = " ".join(result.output.split())
+    if where == "last line":
+        assert result.exit_code == 0, result.output
+        assert "requests.jsonl:5 is torn (an interrupted run)" in text
+    else:
+        one_sentence(result, 1, "requests.jsonl:2 is not a request record")
+        assert not (cand / "quality.json").exists()

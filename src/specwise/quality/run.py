@@ -107,11 +107,35 @@ def read_bench_dir(path: Path) -> tuple[list[RequestRecord], dict[str, Any]]:
     records_path = path / "requests.jsonl"
     if not records_path.exists():
         raise SpecwiseError(f"{path} holds no requests.jsonl; pass a `specwise bench --out` dir.")
-    lines = records_path.read_text().splitlines()
-    records = [RequestRecord.from_dict(json.loads(line)) for line in lines if line.strip()]
-    summary = path / "summary.json"
-    params = json.loads(summary.read_text()).get("parameters", {}) if summary.exists() else {}
-    return records, params
+    return read_records(records_path), bench_parameters(path / "summary.json")
+
+
+def read_records(path: Path) -> list[RequestRecord]:
+    """Every record of a requests.jsonl. A torn last line (a run killed while writing it) is
+    left out with a note; a bad line before it means the file was damaged: a ServerFault."""
+    lines = [(n, x) for n, x in enumerate(path.read_bytes().splitlines(), 1) if x.strip()]
+    records = []
+    for i, (number, line) in enumerate(lines):
+        try:
+            records.append(RequestRecord.from_dict(json.loads(line)))
+        except (ValueError, TypeError, KeyError, AttributeError):
+            if i == len(lines) - 1:
+                Console(stderr=True).print(f"note: {path}:{number} is torn (an interrupted "
+                                           "run); the records before it are used")  # fmt: skip
+                break
+            raise ServerFault(
+                f"{path}:{number} is not a request record (a damaged or edited file); restore "
+                "it, or measure that run again into a new --out."
+            ) from None
+    return records
+
+
+def bench_parameters(path: Path) -> dict[str, Any]:
+    """summary.json's parameters ({} when absent or unreadable)."""
+    try:
+        return dict(json.loads(path.read_text()).get("parameters") or {})
+    except (OSError, ValueError, AttributeError):
+        return {}
 
 
 def workload_index(path: str | None) -> dict[str, Any]:
