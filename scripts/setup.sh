@@ -45,9 +45,3 @@ if ! .venv/bin/python -c 'import arctic_inference.suffix_decoding' 2>/dev/null; 
 fi
 .venv/bin/python -c 'import vllm, torch; print(f"vllm {vllm.__version__}, torch {torch.__version__}")'
 .venv/bin/specwise models prepare smollm2
-# Headless Chromium renders report.html in tests/report/test_browser.py (Debian's package).
-if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
-  SUDO=$([ "$(id -u)" = 0 ] && echo "" || echo "sudo -n")
-  { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium; } \
-    || echo "note: could not install chromium; the report's browser test will be skipped." >&2
-fi

@@ -45,8 +45,8 @@ FLAGS = [
 
 
 def find_chromium() -> str:
-    """Chromium's path; installs Debian's package when missing (as scripts/setup.sh does), and
-    skips only when that is impossible."""
+    """Chromium's path; installs Debian's package when missing (the set-up does not: the demo
+    needs no browser), and skips, saying so, only when that is impossible."""
     for name in ("chromium", "chromium-browser", "google-chrome"):
         if shutil.which(name):
             return shutil.which(name)  # type: ignore[return-value]
