@@ -1,7 +1,7 @@
 """A tiny OpenAI-compatible streaming server that misbehaves on purpose.
 
-The request's "model" picks the behaviour: ok, tools, nousage, negusage, http500, slow, reset,
-malformed, nodone, empty, error_event, auth (401 unless the Bearer key matches FAKE_KEY).
+The request's "model" picks the behaviour: ok, tools, nousage, negusage, http500, slow, slowish,
+reset, malformed, nodone, empty, error_event, auth (401 unless the Bearer key matches FAKE_KEY).
 Run as a script (`python fake_openai.py PORT`) it serves until killed.
 """
 
@@ -65,6 +65,8 @@ async def handle(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     if mode == "slow":
         await asyncio.sleep(1.5)
+    if mode == "slowish":  # ok, 50 ms later: runs long enough to be interrupted
+        await asyncio.sleep(0.05)
     if mode != "tools":
         await response.write(sse(chunk(body, "", 0, role="assistant")))
     if mode == "empty":

@@ -161,10 +161,16 @@ class Cache:
     def __init__(self, path: Path | None) -> None:
         self.path, self.rows = path, {}
         if path is not None and path.exists():
-            for line in path.read_text().splitlines():
-                if line.strip():
+            text = path.read_text()
+            for line in text.splitlines():
+                try:
                     row = json.loads(line)
                     self.rows[row["key"]] = row
+                except (ValueError, TypeError, KeyError):  # torn by a kill: asked again
+                    continue
+            if text and not text.endswith("\n"):  # the next row starts on a line of its own
+                with path.open("a") as f:
+                    f.write("\n")
 
     @staticmethod
     def key(*parts: Any) -> str:

@@ -529,7 +529,9 @@ def run_judge(options: JudgeOptions) -> list[dict[str, Any]]:
             "same workload."
         )
     rows = evaluate(groups, options)
-    (options.source / REPORT_NAME).write_text(json.dumps(rows, indent=1) + "\n")
+    tmp = options.source / (REPORT_NAME + ".tmp")  # replaced whole: a kill never tears it
+    tmp.write_text(json.dumps(rows, indent=1) + "\n")
+    tmp.replace(options.source / REPORT_NAME)
     console = Console()
     console.width = max(console.width, 150)
     console.print(table(rows))
