@@ -42,3 +42,26 @@ def test_shipped_config_trains_on_the_train_split() -> None:
     config = load_build_config(ROOT / "configs" / "draft" / "smollm2-commerce.yaml")
     assert config.data.train.split == "train"
     assert config.export.out == Path("heads/smollm2-commerce-eagle3")
+
+
+def test_an_empty_config_never_exports_into_a_committed_head(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("")
+    config = load_build_config(empty)
+    assert config.export.out == config.workdir / "head"
+    assert not str(config.export.out).startswith("heads/")
+
+
+def test_an_export_never_replaces_another_builds_head(tmp_path: Path) -> None:
+    import json
+
+    from specwise.draft.build import refuse_other_head
+    from specwise.errors import SpecwiseError
+
+    head = tmp_path / "head"
+    head.mkdir()
+    (head / "config.json").write_text("{}")
+    (head / "specwise.json").write_text(json.dumps({"name": "smollm2-commerce-eagle3"}))
+    refuse_other_head(head, "smollm2-commerce-eagle3")  # its own build: a rebuild
+    with pytest.raises(SpecwiseError, match="holds the head 'smollm2-commerce-eagle3', not this"):
+        refuse_other_head(head, "my-new-head")

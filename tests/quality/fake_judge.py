@@ -68,6 +68,9 @@ def reply(body: dict) -> str | None:
 async def handle(request: web.Request) -> web.StreamResponse:
     body = await request.json()
     CALLS.append(body)
+    if body["model"] == "echo-auth":  # an error body that repeats the credentials it got
+        auth = request.headers.get("Authorization")
+        return web.Response(status=401, text=f"invalid credentials: {auth}")
     text = reply(body)
     if text is None:
         return web.Response(status=400, text="response_format is not supported")

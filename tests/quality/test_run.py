@@ -123,3 +123,25 @@ def test_judge_timeouts_must_be_positive(tmp_path, flag):
 
     result = CliRunner().invoke(app, ["judge", str(tmp_path), flag, "0"])
     assert result.exit_code == 2 and "must be a positive number of seconds" in result.output
+
+
+def test_a_judge_that_echoes_the_key_never_gets_it_printed_or_stored(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from specwise.cli import app
+
+    key = "sk-judge-secret-0123456789"
+    monkeypatch.setenv("SPECWISE_TEST_JUDGE_KEY", key)
+    requests = generate(4, 1)
+    workload = write_jsonl(requests, tmp_path / "w.jsonl")
+    base = write_dir(tmp_path / "base", workload, {r.id: f"answer {r.id}" for r in requests})
+    cand = write_dir(tmp_path / "cand", workload, {r.id: f"other {r.id}" for r in requests})
+    with fake_judge() as url:
+        args = ["judge", str(cand), "--baseline", str(base), "--judge-url", url]
+        args += ["--judge-model", "echo-auth", "--judge-api-key-env", "SPECWISE_TEST_JUDGE_KEY"]
+        result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1 and "invalid credentials: Bearer ***" in result.output
+    assert key not in result.output
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert key not in path.read_text(errors="replace"), path

@@ -159,7 +159,7 @@ def describe(
         "name": config.name,
         "verifier": config.export.verifier or target_dir,
         "traffic": traffic_description(config),
-        "head_path": str(config.export.out),
+        "head_path": str(config.export_out),
         "draft_vocab_size": t.draft_vocab_size,
         "layer_ids": aux_layer_ids(layers),
         "command": f"specwise draft build {config_path}"
@@ -223,7 +223,8 @@ def run_export(
     config = load_build_config(config_path)
     target_dir = target_dir_of(config)
     start = time.monotonic()
-    out, k = config.export.out, config.export.num_speculative_tokens
+    out, k = config.export_out, config.export.num_speculative_tokens
+    refuse_other_head(out, config.name)
     data_file = config.workdir / "data.json"
     data = json.loads(data_file.read_text()) if data_file.exists() else {}
     facts = read_facts(out) | describe(config, config_path, target_dir, data)
@@ -235,6 +236,16 @@ def run_export(
     facts["stage_minutes"] = stage_minutes(config.workdir)
     write_facts(out, facts)
     return out
+
+
+def refuse_other_head(out: Path, name: str) -> None:
+    """Never export over a head another build made (its specwise.json names another build)."""
+    other = read_facts(out).get("name") if (out / "config.json").exists() else None
+    if other is not None and other != name:
+        raise SpecwiseError(
+            f"{out} holds the head {other!r}, not this build's ({name!r}); set export.out to "
+            "another directory (or name the build after the head it replaces)."
+        )
 
 
 def run_eval(

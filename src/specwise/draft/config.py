@@ -66,7 +66,7 @@ class TrainOptions(_Strict):
 
 
 class ExportOptions(_Strict):
-    out: Path = Path("heads/smollm2-commerce-eagle3")
+    out: Path | None = None  # default: WORKDIR/head (never a committed head's folder)
     verifier: str | None = None  # the target's name in the head's config (default: `target`)
     num_speculative_tokens: int = Field(default=3, ge=1)
 
@@ -89,7 +89,14 @@ class BuildConfig(_Strict):
         a, b = self.data.train, self.data.held_out
         if a.file is None and b.file is None and (a.seed, a.split) == (b.seed, b.split):
             raise ValueError("data.held_out must differ from data.train (another seed or split)")
+        if self.export.out is None:
+            self.export.out = self.workdir / "head"
         return self
+
+    @property
+    def export_out(self) -> Path:
+        assert self.export.out is not None  # set by the validator
+        return self.export.out
 
 
 def load_build_config(path: Path) -> BuildConfig:
