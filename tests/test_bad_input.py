@@ -386,3 +386,26 @@ def test_a_torn_requests_file_given_to_judge(tmp_path: Path, where: str) -> None
     else:
         one_sentence(result, 1, "requests.jsonl:2 is not a request record")
         assert not (cand / "quality.json").exists()
+
+
+def test_a_sweep_with_a_missing_workload_writes_nothing_and_needs_no_force_after(tmp_path):
+    """Preflight refuses it before the store exists; once the file is there the same --out
+    measures without --force."""
+    from fake_openai import serving_process
+
+    traffic = tmp_path / "traffic.jsonl"
+    study = tmp_path / "s.yaml"
+    arms = "[{name: base, engine: external, url: 'URL', served_model_name: ok}]"
+    text = STUDY.replace("arms: [{name: baseline}]", f"arms: {arms}").replace(
+        "workload: {generator: commerce}", f"workload: {{file: '{traffic}'}}"
+    )
+    out = tmp_path / "runs"
+    with serving_process() as (url, _):
+        study.write_text(text.replace("URL", url) + "requests: 2\nconcurrency: [1]\n")
+        result = CliRunner().invoke(app, ["sweep", str(study), "--out", str(out)])
+        one_sentence(result, 2, "traffic.jsonl does not exist")
+        assert not (out / "results.sqlite").exists()
+        lines = [{"messages": [{"role": "user", "content": f"q{i}"}]} for i in range(8)]
+        traffic.write_text(_lines(*lines))
+        result = CliRunner().invoke(app, ["sweep", str(study), "--out", str(out)])
+        assert result.exit_code == 0, result.output

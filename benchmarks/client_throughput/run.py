@@ -55,7 +55,7 @@ def run_specwise(url: str, c: int, n: int, tokens: int, core: int, tmp: Path) ->
     """chunks/s from `specwise bench`'s own records: Σ chunks / measured duration."""
     workload = tmp / "w.jsonl"
     workload.write_text(json.dumps({"id": "w", "messages": [{"role": "user", "content": "go"}]}))
-    out = tmp / f"sw-{c}"
+    out = tmp / f"sw-{c}-{time.monotonic_ns()}"  # a new folder per run: bench never overwrites
     cmd = ["taskset", "-c", str(core), SPECWISE, "bench", "--url", url, "--model", "fast"]
     cmd += ["--workload", str(workload), "--out", str(out), "--concurrency", str(c)]
     cmd += ["--num-requests", str(n), "--max-tokens", str(tokens)]

@@ -87,3 +87,37 @@ def test_server_per_request_acceptance():
     }
     pra = metrics.per_request_acceptance([r, r])
     assert pra["source"] == "server_per_request" and pra["acceptance_rate_pooled"] == 0.5
+
+
+@pytest.mark.parametrize("with_spec", [True, False])
+@pytest.mark.parametrize("slo", [(None, None), (0.6, None), (None, 0.05), (0.6, 0.05)])
+def test_the_tally_gives_what_summarize_gives(with_spec: bool, slo) -> None:
+    """The columns a long bench keeps instead of its records: the same summary (ITL to the
+    float32 it is stored in)."""
+    import random
+
+    rng = random.Random(7)
+    records = []
+    for i in range(200):
+        start, first = 100 + i * 0.1, rng.uniform(0.1, 1.0)
+        n = rng.randint(1, 20)
+        chunks = sorted(first + rng.uniform(0, 2) for _ in range(n))
+        spec = {"num_draft_tokens": 30, "num_accepted_draft_tokens": rng.randint(0, 30),
+                "num_spec_steps": 10} if with_spec else None  # fmt: skip
+        ok = i % 17 != 3
+        records.append(rec(start, chunks[0], chunks[-1] + 0.01, n + 30 if ok else None, chunks,
+                           ok=ok, kind=None if ok else "timeout", spec=spec))  # fmt: skip
+    tally = metrics.Tally()
+    for r in records:
+        tally.add(r)
+    want, got = metrics.summarize(records, *slo), tally.summary(*slo)
+    assert want.keys() == got.keys()
+    for key in want:
+        if key == "itl_s":
+            assert got[key] == pytest.approx(want[key], rel=1e-6)
+        elif key == "per_request_acceptance":
+            assert got[key].keys() == want[key].keys() and got[key]["source"] == want[key]["source"]
+            for k, v in want[key].items():
+                assert got[key][k] == (pytest.approx(v) if isinstance(v, dict | float) else v), k
+        else:
+            assert got[key] == (pytest.approx(want[key]) if want[key] is not None else None), key

@@ -77,8 +77,10 @@ class LoadResult(Generic[R]):
 class _Phase:
     """Shared state of one phase: what to send next, when to stop, what came back."""
 
-    def __init__(self, items: Iterator[Any], spec: LoadSpec, limit: int | None) -> None:
-        self.items, self.limit = items, limit
+    def __init__(
+        self, items: Iterator[Any], spec: LoadSpec, limit: int | None, keep: bool = True
+    ) -> None:
+        self.items, self.limit, self.keep = items, limit, keep
         self.deadline = None if spec.duration_s is None else time.monotonic() + spec.duration_s
         self.max_errors = spec.max_errors
         self.issued = self.errors = self.tokens = 0
@@ -98,7 +100,8 @@ class _Phase:
         return index, next(self.items)
 
     def done(self, outcome: Outcome) -> None:
-        self.results.append(outcome)
+        if self.keep:
+            self.results.append(outcome)
         if outcome.ok:
             self.tokens += outcome.output_tokens or 0
         else:
@@ -165,8 +168,10 @@ async def generate_load(
     after_warmup: Callable[[], Awaitable[None]] | None = None,
     progress: bool = True,
     warmup_items: Sequence[T] | None = None,
+    keep: bool = True,
 ) -> LoadResult[R]:
-    """Warm up, call `after_warmup`, then drive the measured phase; returns every outcome."""
+    """Warm up, call `after_warmup`, then drive the measured phase; returns every outcome
+    (with keep=False none: the caller took each as `send` returned it, memory stays flat)."""
     if not items:
         raise ValueError("no requests to send")
     result: LoadResult[R] = LoadResult()
@@ -177,7 +182,7 @@ async def generate_load(
         result.warmup = phase.results
     if after_warmup is not None:
         await after_warmup()
-    phase = _Phase(itertools.cycle(items), spec, spec.num_requests)
+    phase = _Phase(itertools.cycle(items), spec, spec.num_requests, keep)
     ticker = asyncio.create_task(_show_progress(phase, spec)) if progress else None
     result.started_at, t0 = time.time(), time.perf_counter()
     try:

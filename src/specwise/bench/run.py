@@ -131,6 +131,7 @@ async def measure(
     progress: bool = True,
     warmup_requests: list[WorkloadRequest] | None = None,
     after_warmup: Callable[[], Any] | None = None,
+    tally: metrics.Tally | None = None,
 ) -> Measurement:
     """Warm up, snapshot counters, send the measured requests, snapshot again, summarize.
 
@@ -138,7 +139,9 @@ async def measure(
     ignore_eos, …). `on_record` sees each measured record as it finishes (keep it cheap: it
     runs on the client's event loop). Warm-ups are drawn from `warmup_requests` (default: the
     measured list); `after_warmup` runs in a thread between the warm-ups and the first counter
-    snapshot (the sweep resets the prefix cache there for a cold start).
+    snapshot (the sweep resets the prefix cache there for a cold start). With a `tally`, the
+    measured records are not kept: each goes to `on_record`, then into the tally, and the
+    summary comes from it (a long run's memory stays flat; Measurement.records is empty).
     """
     base_url = base_url.rstrip("/")
     headers = client.auth_headers(api_key)
@@ -156,8 +159,11 @@ async def measure(
             record.arm = arm
             record.error_message = secrets.redact(record.error_message, api_key)
             record.extra["index"] = index
-            if state["measuring"] and on_record is not None:
-                on_record(record)
+            if state["measuring"]:
+                if on_record is not None:
+                    on_record(record)
+                if tally is not None:
+                    tally.add(record)
             return record
 
         async def between_phases() -> None:
@@ -167,16 +173,28 @@ async def measure(
             state["measuring"] = True
 
         result = await generate_load(
-            requests, send, load, between_phases, progress, warmup_items=warmup_requests
+            requests,
+            send,
+            load,
+            between_phases,
+            progress,
+            warmup_items=warmup_requests,
+            keep=tally is None,
         )
     before, after = state["before"], await _snapshot(base_url, api_key)
-    acceptance = acceptance_between(before.spec, after.spec, len(result.measured))
+    n = len(result.measured) if tally is None else tally.n
+    acceptance = acceptance_between(before.spec, after.spec, n)
+    summary = (
+        metrics.summarize(result.measured, slo_ttft_s, slo_tpot_s)
+        if tally is None
+        else tally.summary(slo_ttft_s, slo_tpot_s)
+    )
     return Measurement(
         records=result.measured,
         warmup=result.warmup,
         acceptance=acceptance,
         acceptance_note=None if acceptance else (before.note or after.note),
-        summary=metrics.summarize(result.measured, slo_ttft_s, slo_tpot_s),
+        summary=summary,
         stop_reason=result.stop_reason,
         prefix_cache_hit_rate=cache_hit_rate(before.cache, after.cache),
     )
@@ -267,14 +285,13 @@ def run_bench(options: BenchOptions) -> Measurement:
     claim_out(options.out, options.overwrite)
     version = server_version(options.url, api_key)
     started = time.time()
-    done: list[RequestRecord] = []
+    tally = metrics.Tally()  # the run's metrics; the records themselves go to disk only
     measured, spare = split_warmup(requests, spec)
     m: Measurement | None = None
-    write_summary(options, None, done, started, version)
+    write_summary(options, None, tally, started, version)
     with (options.out / RECORDS).open("w") as records_file:
 
         def keep(record: RequestRecord) -> None:  # as each request finishes
-            done.append(record)
             records_file.write(json.dumps(record.to_dict()) + "\n")
             records_file.flush()
 
@@ -297,10 +314,11 @@ def run_bench(options: BenchOptions) -> Measurement:
                     slo_tpot_s=None if options.slo_tpot_ms is None else options.slo_tpot_ms / 1e3,
                     on_record=keep,
                     warmup_requests=spare,
+                    tally=tally,
                 )
             )
         finally:  # also on Ctrl-C or a crash: a summary of what was measured, labelled
-            write_summary(options, m, done, started, version, "complete" if m else "interrupted")
+            write_summary(options, m, tally, started, version, "complete" if m else "interrupted")
     Console().print(results_table(m, options))
     if m.summary["successful"] == 0:
         raise ServerFault(
@@ -342,7 +360,7 @@ def claim_out(out: Path, overwrite: bool) -> Path | None:
 def write_summary(
     options: BenchOptions,
     m: Measurement | None,
-    done: list[RequestRecord],
+    done: metrics.Tally,
     started: float,
     version: str | None,
     status: str = "running",
@@ -374,7 +392,7 @@ def write_records(path: Path, records: list[RequestRecord]) -> None:
 def summary_document(
     options: BenchOptions,
     m: Measurement | None,
-    done: list[RequestRecord],
+    done: metrics.Tally,
     started: float,
     version: str | None,
     status: str,
@@ -393,7 +411,7 @@ def summary_document(
         "parameters": params,
         "stop_reason": m.stop_reason if m else status,
         "warmup_requests": len(m.warmup) if m else None,
-        "metrics": m.summary if m else metrics.summarize(done, *slo),
+        "metrics": m.summary if m else done.summary(*slo),
         "acceptance": m.acceptance.to_dict() if m and m.acceptance else None,
         "acceptance_note": m.acceptance_note if m else f"{status}: counters not read",
     }
