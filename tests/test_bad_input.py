@@ -409,3 +409,17 @@ def test_a_sweep_with_a_missing_workload_writes_nothing_and_needs_no_force_after
         traffic.write_text(_lines(*lines))
         result = CliRunner().invoke(app, ["sweep", str(study), "--out", str(out)])
         assert result.exit_code == 0, result.output
+
+
+def test_an_unexpected_error_is_one_sentence_and_debug_shows_it(tmp_path: Path, monkeypatch):
+    import specwise.results
+
+    def broken(out, fmt):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(specwise.results, "export", broken)
+    result = CliRunner().invoke(app, ["export", str(tmp_path)])
+    one_sentence(result, 1, "specwise failed unexpectedly (KeyError: 'a bug')")
+    assert "--debug" in result.output
+    debug = CliRunner().invoke(app, ["--debug", "export", str(tmp_path)])
+    assert isinstance(debug.exception, KeyError)

@@ -24,6 +24,15 @@ app.add_typer(workload_app, name="workload")
 draft_app = typer.Typer(no_args_is_help=True, help="Train, export and evaluate EAGLE-3 heads.")
 app.add_typer(draft_app, name="draft")
 err = Console(stderr=True)
+DEBUG = {"on": False}  # --debug: let an unexpected error show its traceback
+
+
+@app.callback()
+def options(
+    debug: Annotated[bool, typer.Option(help="show the traceback of an unexpected error")] = False,
+):
+    """specwise: does speculative decoding pay on your model and traffic?"""
+    DEBUG["on"] = debug
 
 
 def one_sentence_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -37,11 +46,21 @@ def one_sentence_errors(command: Callable[..., Any]) -> Callable[..., Any]:
         except SpecwiseError as exc:
             err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True)
             raise typer.Exit(exc.exit_code) from None
+        except (typer.Exit, typer.Abort, KeyboardInterrupt, SystemExit):
+            raise
         except sqlite3.DatabaseError as exc:  # damage found past the store's opening check
             why = f"a results store could not be read ({exc}); nothing was written to it"
             err.print(f"[bold red]error:[/] {escape(why)}. Restore it from a copy, or pass "
                       "another --out to start over.", highlight=False, markup=True)  # fmt: skip
             raise typer.Exit(2) from None
+        except Exception as exc:  # a bug: one sentence, the traceback only with --debug
+            if DEBUG["on"]:
+                raise
+            why = f"{type(exc).__name__}: {exc}"[:300]
+            err.print(f"[bold red]error:[/] specwise failed unexpectedly ({escape(why)}); results "
+                      "already measured are kept. Run it again with `specwise --debug …` to see "
+                      "where, and report it.", highlight=False, markup=True)  # fmt: skip
+            raise typer.Exit(1) from None
 
     return wrapper
 
