@@ -51,15 +51,19 @@ def start_server(port: int, core: int) -> subprocess.Popen[bytes]:
     raise RuntimeError("the fast server did not start")
 
 
-def run_specwise(url: str, c: int, n: int, tokens: int, core: int, tmp: Path) -> float:
-    """chunks/s from `specwise bench`'s own records: Σ chunks / measured duration."""
+def run_specwise(
+    url: str, c: int, n: int, tokens: int, core: int, tmp: Path, src: Path | None = None
+) -> float:
+    """chunks/s from `specwise bench`'s own records: Σ chunks / measured duration; `src`: run
+    the specwise of another source tree (e.g. a worktree of an earlier commit) instead."""
     workload = tmp / "w.jsonl"
     workload.write_text(json.dumps({"id": "w", "messages": [{"role": "user", "content": "go"}]}))
     out = tmp / f"sw-{c}-{time.monotonic_ns()}"  # a new folder per run: bench never overwrites
     cmd = ["taskset", "-c", str(core), SPECWISE, "bench", "--url", url, "--model", "fast"]
     cmd += ["--workload", str(workload), "--out", str(out), "--concurrency", str(c)]
     cmd += ["--num-requests", str(n), "--max-tokens", str(tokens)]
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    env = os.environ | ({"PYTHONPATH": str(src)} if src else {})
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=env)
     metrics = json.loads((out / "summary.json").read_text())["metrics"]
     assert metrics["successful"] == n, metrics["failures_by_kind"]
     lines = (out / "requests.jsonl").read_text().splitlines()
@@ -99,6 +103,11 @@ def main() -> None:
     parser.add_argument("--server-core", type=int, default=1)
     parser.add_argument("--tokenizer", required=True, help="any HF tokenizer dir (random dataset)")
     parser.add_argument("--json", type=Path, default=HERE / "results.json")
+    parser.add_argument(
+        "--before-src",
+        type=Path,
+        help="also run `specwise bench` from this src/ (an earlier commit's worktree)",
+    )
     args = parser.parse_args()
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -110,14 +119,16 @@ def main() -> None:
             tmp = Path(tmp_dir)
             for c in args.concurrency:
                 n = c * args.requests_per_user
-                runs: dict[str, list[float]] = {"specwise": [], "vllm": []}
+                tools = ["specwise", "vllm"] + (["specwise-before"] if args.before_src else [])
+                runs: dict[str, list[float]] = {t: [] for t in tools}
                 capacity: list[float] = []
                 for rep in range(args.repeats):
-                    order = ["specwise", "vllm"] if rep % 2 == 0 else ["vllm", "specwise"]
+                    order = tools[rep % len(tools) :] + tools[: rep % len(tools)]  # rotated
                     for tool in order:
                         cpu0 = sum(sproc.cpu_times()[:2])
-                        if tool == "specwise":
-                            rate = run_specwise(url, c, n, args.tokens, args.client_core, tmp)
+                        if tool.startswith("specwise"):
+                            src = args.before_src if tool == "specwise-before" else None
+                            rate = run_specwise(url, c, n, args.tokens, args.client_core, tmp, src)
                         else:
                             rate = run_vllm(
                                 url, c, n, args.tokens, args.client_core, tmp, args.tokenizer
@@ -144,13 +155,14 @@ def main() -> None:
     doc = {"machine": f"{cpu_model()}, {os.cpu_count()} cores"}
     doc |= {"python": platform.python_version(), "time": time.ctime(), "rows": rows}
     args.json.write_text(json.dumps(doc, indent=2) + "\n")
-    print("| concurrency | specwise chunks/s | vllm bench serve chunks/s | ratio | server cap. |")
-    print("|---:|---:|---:|---:|---:|")
+    print("| c | specwise chunks/s | vllm bench serve chunks/s | ratio | before | server cap. |")
+    print("|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         m = r["median_chunks_per_s"]
+        before = f"{m['specwise-before']:,.0f}" if "specwise-before" in m else "–"
         print(
             f"| {r['concurrency']} | {m['specwise']:,.0f} | {m['vllm']:,.0f} | "
-            f"{r['ratio_specwise_over_vllm']:.2f}x | "
+            f"{r['ratio_specwise_over_vllm']:.2f}x | {before} | "
             f"{r['server_capacity_chunks_per_cpu_s_min']:,.0f} |"
         )
 

@@ -190,29 +190,92 @@ def summarize(
     }
 
 
-class Tally:
-    """The run aggregates of `summarize`, kept as columns instead of records, so a long run's
-    memory stays flat: each finished record adds its per-request metrics (the functions above)
-    to typed arrays (8 bytes a value, ITL gaps 4) and is dropped. summary() gives what
-    summarize() gives for the same records (ITL in float32: ~7 significant digits)."""
+class Reservoir:
+    """A column of one metric in bounded memory: every value enters n, mean, std (Chan's
+    merge of batch moments), min and max; percentiles come from a uniform sample of at most
+    `cap` values (reservoir sampling, seeded), exact while n ≤ cap. Values are folded in with
+    numpy every BATCH of them (one Python call per value is the client's hot path).
+    float32 sample: ~7 significant digits."""
 
-    def __init__(self) -> None:
+    BATCH = 4096
+
+    def __init__(self, cap: int, seed: int = 0) -> None:
         from array import array
 
-        self.n = 0
+        self.cap, self.rng = cap, np.random.default_rng(seed)
+        self.sample, self.filled = np.empty(cap, dtype=np.float32), 0
+        self.pending = array("d")
+        self.n, self.mean_, self.m2 = 0, 0.0, 0.0
+        self.lo, self.hi = float("inf"), float("-inf")
+
+    def add(self, x: float | None) -> None:
+        if x is not None:
+            self.pending.append(x)
+            if len(self.pending) >= self.BATCH:
+                self.fold()
+
+    def extend(self, xs: Sequence[float]) -> None:
+        self.pending.extend(xs)
+        if len(self.pending) >= self.BATCH:
+            self.fold()
+
+    def fold(self) -> None:
+        """Merge the pending values: moments, extremes, and the sample (algorithm R)."""
+        x = np.frombuffer(self.pending, dtype=float).copy()
+        del self.pending[:]
+        x = x[~np.isnan(x)]
+        if not x.size:
+            return
+        n_a, k = self.n, x.size
+        mean_b = float(x.mean())
+        delta = mean_b - self.mean_
+        self.n = n_a + k
+        self.mean_ += delta * k / self.n
+        self.m2 += float(((x - mean_b) ** 2).sum()) + delta * delta * n_a * k / self.n
+        self.lo, self.hi = min(self.lo, float(x.min())), max(self.hi, float(x.max()))
+        room = min(self.cap - self.filled, k)
+        self.sample[self.filled : self.filled + room] = x[:room]
+        self.filled += room
+        rest, first = x[room:], n_a + room + 1  # 1-based index of the first value not kept yet
+        if rest.size:  # value i (1-based) replaces a random slot with probability cap / i
+            slots = (self.rng.random(rest.size) * np.arange(first, first + rest.size)).astype(int)
+            keep = slots < self.cap
+            self.sample[slots[keep]] = rest[keep]
+
+    def stats(self) -> dict[str, float] | None:
+        """stats()'s keys: n, mean, std and the extremes over every value, the median and
+        percentiles over the sample."""
+        self.fold()
+        if not self.n:
+            return None
+        v = self.sample[: self.filled].astype(float)
+        out = {"n": self.n, "mean": self.mean_, "median": float(np.median(v))}
+        out |= {f"p{p}": float(np.percentile(v, p)) for p in PERCENTILES}
+        return out | {"std": (self.m2 / self.n) ** 0.5, "min": self.lo, "max": self.hi}
+
+
+class Tally:
+    """The run aggregates of `summarize`, kept as bounded columns instead of records, so a long
+    run's memory stays flat: each finished record adds its per-request metrics (the functions
+    above) to Reservoirs and is dropped. summary() gives what summarize() gives for the same
+    records (exactly while a column holds ≤ its cap: REQUESTS_CAP requests, ITL_CAP gaps)."""
+
+    REQUESTS_CAP, ITL_CAP = 100_000, 200_000
+
+    def __init__(self, slo_ttft_s: float | None = None, slo_tpot_s: float | None = None) -> None:
+        self.slo = (slo_ttft_s, slo_tpot_s)
+        self.n = self.good = 0
         self.first_start, self.last_end = float("inf"), float("-inf")
         self.kinds: Counter[str] = Counter()
         self.sources: Counter[str] = Counter()
         self.output_tokens = self.prompt_tokens = 0
-        self.cols = {k: array("d") for k in ("ttft", "tpot", "e2e", "per_user", "out", "tpc")}
-        self.itl = array("f")
-        self.slo_inputs = array("d")  # (ttft, tpot) pairs, NaN where undefined
-        self.spec: list[array] = [array("d") for _ in range(3)]  # α, AL, tok/step per request
+        names = ("ttft", "tpot", "e2e", "per_user", "out", "tpc", "alpha", "al", "tps")
+        self.cols = {k: Reservoir(self.REQUESTS_CAP, seed=i) for i, k in enumerate(names)}
+        self.itl = Reservoir(self.ITL_CAP, seed=99)
         self.drafted = self.accepted = 0
         self.all_spec = True
 
     def add(self, r: RequestRecord) -> None:
-        nan = float("nan")
         self.n += 1
         self.first_start = min(self.first_start, r.started_at)
         self.last_end = max(self.last_end, r.ended_at)
@@ -222,50 +285,43 @@ class Tally:
         self.sources[r.token_source or "none"] += 1
         self.output_tokens += r.output_tokens or 0
         self.prompt_tokens += r.prompt_tokens or 0
-        t = tpot(r)
-        for key, value in (("ttft", ttft(r)), ("tpot", t), ("e2e", e2e(r)),
+        self.good += meets_slo(r, *self.slo)
+        c = self.cols
+        for key, value in (("ttft", ttft(r)), ("tpot", tpot(r)), ("e2e", e2e(r)),
                            ("per_user", per_user_tokens_per_s(r)), ("out", r.output_tokens),
                            ("tpc", tokens_per_chunk(r))):  # fmt: skip
-            self.cols[key].append(nan if value is None else float(value))
+            c[key].add(None if value is None else float(value))
         self.itl.extend(itl(r))
-        self.slo_inputs.extend((nan if r.ttft_s is None else r.ttft_s, nan if t is None else t))
         acc = request_acceptance(r)
         if acc is None:
             self.all_spec = False
-        else:
-            for col, key in zip(self.spec, acc, strict=True):
-                col.append(acc[key])
-            self.drafted += r.spec_decode["num_draft_tokens"]  # type: ignore[index]
-            self.accepted += r.spec_decode["num_accepted_draft_tokens"]  # type: ignore[index]
+            return
+        for key, name in (("alpha", "acceptance_rate"), ("al", "mean_acceptance_length"),
+                          ("tps", "tokens_per_step")):  # fmt: skip
+            c[key].add(acc[name])
+        self.drafted += r.spec_decode["num_draft_tokens"]  # type: ignore[index]
+        self.accepted += r.spec_decode["num_accepted_draft_tokens"]  # type: ignore[index]
 
-    def good(self, ttft_s: float | None, tpot_s: float | None) -> int:
-        """Requests meeting every SLO (meets_slo on the kept TTFT and TPOT)."""
-        pairs = zip(self.slo_inputs[::2], self.slo_inputs[1::2], strict=True)
-        return sum(
-            (ttft_s is None or (f == f and f <= ttft_s))
-            and (tpot_s is None or t != t or t <= tpot_s)
-            for f, t in pairs
-        )
-
-    def summary(self, slo_ttft_s: float | None = None, slo_tpot_s: float | None = None) -> dict:
+    def summary(self) -> dict[str, Any]:
         """summarize()'s dict from the columns."""
         ok = sum(self.sources.values())
         span = max(0.0, self.last_end - self.first_start) if self.n else 0.0
         per_s = (lambda x: x / span) if span > 0 else (lambda x: None)
-        slo = slo_ttft_s is not None or slo_tpot_s is not None
+        slo = any(x is not None for x in self.slo)
         c = self.cols
         if ok and self.all_spec:
-            keys = ("acceptance_rate", "mean_acceptance_length", "tokens_per_step")
             per_request: dict[str, Any] = {
                 "source": "server_per_request",
                 "acceptance_rate_pooled": self.accepted / self.drafted if self.drafted else None,
-                **{k: stats(col) for k, col in zip(keys, self.spec, strict=True)},
+                "acceptance_rate": c["alpha"].stats(),
+                "mean_acceptance_length": c["al"].stats(),
+                "tokens_per_step": c["tps"].stats(),
             }
         else:
             per_request = {
                 "source": "proxy_tokens_per_chunk",
                 "note": "PROXY: output tokens / streamed chunks, not the server's acceptance",
-                "tokens_per_chunk": stats(c["tpc"]),
+                "tokens_per_chunk": c["tpc"].stats(),
             }
         return {
             "requests": self.n, "successful": ok, "failed": self.n - ok,
@@ -273,10 +329,10 @@ class Tally:
             "duration_s": span, "output_tokens": self.output_tokens,
             "prompt_tokens": self.prompt_tokens,
             "output_tokens_per_s": per_s(self.output_tokens), "requests_per_s": per_s(ok),
-            "goodput_requests_per_s": per_s(self.good(slo_ttft_s, slo_tpot_s)) if slo else None,
-            "slo": {"ttft_s": slo_ttft_s, "tpot_s": slo_tpot_s},
-            "ttft_s": stats(c["ttft"]), "tpot_s": stats(c["tpot"]), "itl_s": stats(self.itl),
-            "e2e_s": stats(c["e2e"]), "per_user_tokens_per_s": stats(c["per_user"]),
-            "output_tokens_per_request": stats(c["out"]),
+            "goodput_requests_per_s": per_s(self.good) if slo else None,
+            "slo": {"ttft_s": self.slo[0], "tpot_s": self.slo[1]},
+            "ttft_s": c["ttft"].stats(), "tpot_s": c["tpot"].stats(), "itl_s": self.itl.stats(),
+            "e2e_s": c["e2e"].stats(), "per_user_tokens_per_s": c["per_user"].stats(),
+            "output_tokens_per_request": c["out"].stats(),
             "per_request_acceptance": per_request,
         }  # fmt: skip

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
 from rich.console import Console
 from rich.table import Table
 
@@ -187,7 +188,7 @@ async def measure(
     summary = (
         metrics.summarize(result.measured, slo_ttft_s, slo_tpot_s)
         if tally is None
-        else tally.summary(slo_ttft_s, slo_tpot_s)
+        else tally.summary()
     )
     return Measurement(
         records=result.measured,
@@ -285,14 +286,15 @@ def run_bench(options: BenchOptions) -> Measurement:
     claim_out(options.out, options.overwrite)
     version = server_version(options.url, api_key)
     started = time.time()
-    tally = metrics.Tally()  # the run's metrics; the records themselves go to disk only
+    slo = [None if v is None else v / 1e3 for v in (options.slo_ttft_ms, options.slo_tpot_ms)]
+    tally = metrics.Tally(*slo)  # the run's metrics; the records themselves go to disk only
     measured, spare = split_warmup(requests, spec)
     m: Measurement | None = None
     write_summary(options, None, tally, started, version)
-    with (options.out / RECORDS).open("w") as records_file:
+    with (options.out / RECORDS).open("wb") as records_file:
 
         def keep(record: RequestRecord) -> None:  # as each request finishes
-            records_file.write(json.dumps(record.to_dict()) + "\n")
+            records_file.write(orjson.dumps(record.to_dict()) + b"\n")
             records_file.flush()
 
         try:
@@ -400,7 +402,6 @@ def summary_document(
     """The run's facts; without a Measurement (running, interrupted) the metrics are those of
     the records finished so far and there are no counters."""
     params = asdict(options) | {"workload": str(options.workload), "out": str(options.out)}
-    slo = [None if v is None else v / 1e3 for v in (options.slo_ttft_ms, options.slo_tpot_ms)]
     return {
         "status": status,  # running | complete | interrupted
         "specwise_version": specwise.__version__,
@@ -411,7 +412,7 @@ def summary_document(
         "parameters": params,
         "stop_reason": m.stop_reason if m else status,
         "warmup_requests": len(m.warmup) if m else None,
-        "metrics": m.summary if m else done.summary(*slo),
+        "metrics": m.summary if m else done.summary(),
         "acceptance": m.acceptance.to_dict() if m and m.acceptance else None,
         "acceptance_note": m.acceptance_note if m else f"{status}: counters not read",
     }
