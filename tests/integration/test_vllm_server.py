@@ -29,9 +29,10 @@ from specwise.study import load_study
 from specwise.workloads.loaders import WorkloadRequest
 
 pytestmark = pytest.mark.integration
-QUICK = {a.name: a for a in load_study(Path(__file__).parents[2] / "studies/quick.yaml").arms}
+# studies/tuned.yaml has the demo's baseline and a static n-gram k = 3 arm, fp32 --enforce-eager
+TUNED = {a.name: a for a in load_study(Path(__file__).parents[2] / "studies/tuned.yaml").arms}
 BASELINE, NGRAM = (
-    Arm(**QUICK[name].model_dump(exclude={"gpu_hour_usd", "server_warmup"}))
+    Arm(**TUNED[name].model_dump(exclude={"gpu_hour_usd", "server_warmup"}))
     for name in ("baseline", "ngram-k3")
 )
 ORDERS = [
