@@ -143,7 +143,7 @@ def test_a_damaged_store_is_named_and_left_as_it_is(tmp_path: Path, how: str, co
     assert (None if path.is_dir() else path.read_bytes()) == before
 
 
-@pytest.mark.parametrize("how", DAMAGES)
+@pytest.mark.parametrize("how", [d for d in DAMAGES if d != "empty"])
 @pytest.mark.parametrize("dry", [True, False], ids=["dry-run", "sweep"])
 def test_a_sweep_into_a_damaged_store_stops_before_it(tmp_path: Path, how: str, dry) -> None:
     out = tmp_path / "runs"
@@ -423,3 +423,23 @@ def test_an_unexpected_error_is_one_sentence_and_debug_shows_it(tmp_path: Path, 
     assert "--debug" in result.output
     debug = CliRunner().invoke(app, ["--debug", "export", str(tmp_path)])
     assert isinstance(debug.exception, KeyError)
+
+
+def test_a_sweep_starts_on_the_empty_store_a_killed_sweep_left(tmp_path: Path) -> None:
+    """A sweep killed as it created results.sqlite leaves 0 bytes: nothing to lose, so the
+    next sweep (and its dry run) starts there; readers still say the file is empty."""
+    from fake_openai import serving_process
+
+    out = tmp_path / "runs"
+    out.mkdir()
+    (out / "results.sqlite").write_bytes(b"")
+    study = tmp_path / "s.yaml"
+    with serving_process() as (url, _):
+        arms = f"arms: [{{name: base, engine: external, url: '{url}', served_model_name: ok}}]"
+        study.write_text(STUDY.replace("arms: [{name: baseline}]", arms) + "requests: 2\n")
+        dry = CliRunner().invoke(app, ["sweep", str(study), "--dry-run", "--out", str(out)])
+        assert dry.exit_code == 0, dry.output
+        assert (out / "results.sqlite").read_bytes() == b""  # a dry run writes nothing
+        one_sentence(CliRunner().invoke(app, ["export", str(out)]), 2, "it is empty")
+        result = CliRunner().invoke(app, ["sweep", str(study), "--out", str(out)])
+        assert result.exit_code == 0, result.output

@@ -31,8 +31,15 @@ def moments(span_s: float) -> list[tuple[float, signal.Signals]]:
     return [(round(rng.uniform(0.05, span_s), 2), sigs[i % 2]) for i in range(TRIALS)]
 
 
+def default_sigint() -> None:
+    """A job started in the background inherits SIGINT ignored; Ctrl-C must reach the CLI."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def interrupt(cmd: list[str], at_s: float, sig: signal.Signals) -> int:
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=default_sigint
+    )
     time.sleep(at_s)
     if proc.poll() is None:
         proc.send_signal(sig)
@@ -107,6 +114,9 @@ def consistent_store(out: Path, where: str) -> set[str]:
     conn = sqlite3.connect(path)
     try:
         assert conn.execute("PRAGMA quick_check").fetchone()[0] == "ok", where
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "runs" not in tables:  # killed while the store was being made: nothing in it yet
+            return set()
         rows = conn.execute("SELECT id, key, requests FROM runs WHERE status = 'done'").fetchall()
         keys = [k for _, k, _ in rows]
         assert len(keys) == len(set(keys)), where

@@ -82,13 +82,17 @@ def damaged(path: Path, why: str) -> SpecwiseError:
     )
 
 
-def check_store(path: Path) -> None:
+def check_store(path: Path, create: bool = False) -> None:
     """An existing store must be an intact SQLite file before anything reads or writes it:
-    an empty, foreign or damaged one is named and left untouched (PRAGMA quick_check)."""
+    an empty, foreign or damaged one is named and left untouched (PRAGMA quick_check). With
+    `create` (the sweep) an empty file is fine: a sweep killed as it made the store left it,
+    and it holds nothing to lose."""
     if path.is_dir():
         raise damaged(path, "it is a directory")
     with path.open("rb") as f:
         head = f.read(100)  # the database header
+    if not head and create:
+        return
     if not head:
         raise damaged(path, "it is empty")
     if len(head) < 100 or not head.startswith(SQLITE_HEADER):
@@ -104,11 +108,12 @@ def check_store(path: Path) -> None:
         raise damaged(path, f"quick_check: {verdict}")
 
 
-def connect(path: Path) -> sqlite3.Connection:
-    """Open (creating if needed) a store in WAL mode; commits are explicit transactions. An
-    existing file is checked first (check_store)."""
+def connect(path: Path, create: bool = False) -> sqlite3.Connection:
+    """Open a store in WAL mode, its tables created if missing; commits are explicit
+    transactions. An existing file is checked first (check_store; `create`: the sweep, which
+    may start from an empty file)."""
     if path.exists():
-        check_store(path)
+        check_store(path, create)
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, isolation_level=None, timeout=30)
     conn.row_factory = sqlite3.Row

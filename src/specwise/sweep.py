@@ -90,7 +90,7 @@ def sweep(study_path: Path, out: Path, force: bool = False) -> SweepResult:
     matrix = expand(study)
     requests = workload_requests(study)
     lock = hold_lock(out)
-    conn = store.connect(store.store_path(out))
+    conn = store.connect(store.store_path(out), create=True)
     console = wide_console()
     try:
         bind(conn, study, matrix, study_path, force, console)
@@ -886,8 +886,9 @@ def dry_run(study_path: Path, out: Path | None = None) -> Table:
     checked = preflight.check(study)
     matrix = expand(study)
     done: set[str] = set()
-    if out is not None and store.store_path(out).exists():
-        conn = store.connect(store.store_path(out))
+    path = store.store_path(out) if out is not None else None
+    if path is not None and path.exists() and not (path.is_file() and path.stat().st_size == 0):
+        conn = store.connect(path)  # an empty file (a sweep killed as it made it) holds nothing
         done = store.done_keys(conn)
         conn.close()
     table = Table(title=f"{study.name}: {len(matrix)} configurations", title_justify="left")

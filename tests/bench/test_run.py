@@ -198,7 +198,11 @@ def test_an_interrupted_bench_leaves_a_labelled_partial_run(tmp_path, fake_serve
         str(Path(sys.executable).with_name("specwise")),
         *_bench_args(url, "slow", workload, out),
     ]
-    proc = subprocess.Popen([*cmd, "--num-requests", "40"], stderr=subprocess.PIPE)
+    proc = subprocess.Popen(  # SIGINT as a terminal sends it, even from a background job
+        [*cmd, "--num-requests", "40"],
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # wait for a few finished requests (1.5 s each)
         lines = (out / "requests.jsonl").read_text().splitlines() if out.exists() else []
