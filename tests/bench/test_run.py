@@ -205,7 +205,8 @@ def test_an_interrupted_bench_leaves_a_labelled_partial_run(tmp_path, fake_serve
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # wait for a few finished requests (1.5 s each)
-        lines = (out / "requests.jsonl").read_text().splitlines() if out.exists() else []
+        path = out / "requests.jsonl"  # the folder comes a moment before the file
+        lines = path.read_text().splitlines() if path.exists() else []
         if len(lines) >= 2:
             break
         time.sleep(0.2)
