@@ -29,6 +29,11 @@ def one_sentence(result, code: int, fragment: str) -> None:
     assert "Traceback" not in text and text.strip().startswith("error:"), text
 
 
+def bench_args(workload: Path, out: Path, url: str = CLOSED) -> list[str]:
+    """`specwise bench` against a closed port: every case fails before a request is sent."""
+    return ["bench", "--url", url, "--model", "m", "--workload", str(workload), "--out", str(out)]
+
+
 @pytest.fixture
 def workload(tmp_path: Path) -> Path:
     path = tmp_path / "w.jsonl"
@@ -55,17 +60,7 @@ def workload(tmp_path: Path) -> Path:
 )
 def test_bench_numbers_and_choices(tmp_path: Path, workload: Path, flags, fragment) -> None:
     out = tmp_path / "out"
-    args = [
-        "bench",
-        "--url",
-        CLOSED,
-        "--model",
-        "m",
-        "--workload",
-        str(workload),
-        "--out",
-        str(out),
-    ]
+    args = bench_args(workload, out)
     one_sentence(CliRunner().invoke(app, [*args, *flags]), 2, fragment)
     assert not out.exists()
 
@@ -171,7 +166,7 @@ def test_a_sweep_into_a_damaged_store_stops_before_it(tmp_path: Path, how: str, 
 )
 def test_bench_urls(tmp_path: Path, workload: Path, url: str, fragment: str) -> None:
     out = tmp_path / "out"
-    args = ["bench", "--url", url, "--model", "m", "--workload", str(workload), "--out", str(out)]
+    args = bench_args(workload, out, url)
     one_sentence(CliRunner().invoke(app, args), 2, fragment)
     assert not out.exists()
 
@@ -246,7 +241,7 @@ def _lines(*objs) -> str:
 def test_bench_workload_contents(tmp_path: Path, name: str, text: str, fragment: str) -> None:
     path, out = tmp_path / name, tmp_path / "out"
     path.write_text(text)
-    args = ["bench", "--url", CLOSED, "--model", "m", "--workload", str(path), "--out", str(out)]
+    args = bench_args(path, out)
     one_sentence(CliRunner().invoke(app, args), 2, fragment)
     assert not out.exists()
 
@@ -276,7 +271,7 @@ def test_bench_workload_files(tmp_path: Path, what: str) -> None:
         path.write_bytes(b'{"messages": [{"role": "user", "content": "caf\xe9"}]}\n')
     fragment = {"a directory": "is a directory", "not UTF-8": "is not UTF-8 text",
                 "missing": "does not exist"}[what]  # fmt: skip
-    args = ["bench", "--url", CLOSED, "--model", "m", "--workload", str(path), "--out", str(out)]
+    args = bench_args(path, out)
     one_sentence(CliRunner().invoke(app, args), 2, fragment)
     assert not out.exists()
 
@@ -312,17 +307,7 @@ def test_draft_eval_without_held_out_data(tmp_path: Path) -> None:
 def test_api_key_flags(tmp_path: Path, workload: Path, flags, fragment, monkeypatch) -> None:
     monkeypatch.delenv("SPECWISE_UNSET_KEY", raising=False)
     out = tmp_path / "out"
-    args = [
-        "bench",
-        "--url",
-        CLOSED,
-        "--model",
-        "m",
-        "--workload",
-        str(workload),
-        "--out",
-        str(out),
-    ]
+    args = bench_args(workload, out)
     result = CliRunner().invoke(app, [*args, *flags])
     one_sentence(result, 2, fragment)
     assert "abcdef123456" not in result.output  # a key passed by mistake is never echoed
