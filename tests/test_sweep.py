@@ -16,11 +16,15 @@ import pytest
 import yaml
 from fake_openai import serving_process
 
-from specwise import store, sweep
+from specwise import arm_server, store, sweep
+from specwise.dry_run import dry_run
 from specwise.errors import SpecwiseError
+from specwise.lock import hold_lock
 from specwise.run import run_study, sweep_study
+from specwise.servers import control, reap
 from specwise.servers.launch import Server, free_port
 from specwise.study import Study, expand, load_study, study_hash
+from specwise.study_requests import workload_requests as study_requests
 
 REPO = Path(__file__).resolve().parents[1]
 FAKE = REPO / "tests" / "bench" / "fake_openai.py"
@@ -47,7 +51,7 @@ def test_paper_study_is_the_reference_design() -> None:
     ]
     assert study.concurrency == [1, 4, 8, 16, 32] and study.temperature == [0, 0.5]
     assert len({c.key for c in matrix}) == 40
-    commands = {a.name: sweep.display_command(study, a) for a in study.arms}
+    commands = {a.name: arm_server.display_command(study, a) for a in study.arms}
     assert "--tensor-parallel-size 2" in commands["baseline-2gpu-tp2"]
     assert "--tensor-parallel-size" not in commands["baseline-1gpu"]
     assert '"num_speculative_tokens": 3' in commands["eagle3-k3"]
@@ -169,13 +173,13 @@ def test_a_file_too_short_for_disjoint_draws_is_refused(tmp_path: Path) -> None:
         tmp_path / "s.yaml", arms=[{"name": "a"}], workload={"file": "./w.jsonl"},
         concurrency=[1, 2], requests=4,
     )  # fmt: skip
-    assert len(sweep.workload_requests(load_study(path))) == 10  # pool 2 + 4 + 4: just enough
+    assert len(study_requests(load_study(path))) == 10  # pool 2 + 4 + 4: just enough
     path = write_study(
         tmp_path / "s.yaml", arms=[{"name": "a"}], workload={"file": "./w.jsonl"},
         concurrency=[1, 2], requests=5,
     )  # fmt: skip
     with pytest.raises(SpecwiseError, match="holds 10 requests, but this study needs 12"):
-        sweep.workload_requests(load_study(path))
+        study_requests(load_study(path))
     assert not (tmp_path / "out").exists()
 
 
@@ -185,10 +189,10 @@ def test_workload_skip_gives_draws_the_earlier_study_never_sent(tmp_path: Path) 
         {"arms": [{"name": "a"}], "concurrency": [1], "requests": 4,
          "workload": {"skip": first.requests_needed}}
     )  # fmt: skip
-    sent = [r.id for r in sweep.workload_requests(first)]
-    fresh = [r.id for r in sweep.workload_requests(later)]
+    sent = [r.id for r in study_requests(first)]
+    fresh = [r.id for r in study_requests(later)]
     assert len(fresh) == later.requests_needed and not set(sent) & set(fresh)
-    longer = [r.id for r in sweep.workload_requests(first.model_copy(update={"requests": 12}))]
+    longer = [r.id for r in study_requests(first.model_copy(update={"requests": 12}))]
     assert longer[: len(sent)] == sent and fresh == longer[len(sent) : len(sent) + len(fresh)]
     lines = [json.dumps({"id": f"r{i}", "messages": [{"role": "user", "content": "hi"}]})
              for i in range(10)]  # fmt: skip
@@ -198,7 +202,7 @@ def test_workload_skip_gives_draws_the_earlier_study_never_sent(tmp_path: Path) 
         concurrency=[1], requests=5,
     )  # fmt: skip
     with pytest.raises(SpecwiseError, match="holds 6 requests after the 4 skipped"):
-        sweep.workload_requests(load_study(path))
+        study_requests(load_study(path))
 
 
 def test_a_study_written_before_prefix_cache_still_loads() -> None:
@@ -292,7 +296,7 @@ def test_a_failing_judge_keeps_the_measurements_and_the_report(
 
 def test_a_second_sweep_on_the_same_directory_is_refused(tmp_path: Path, fake_url: str) -> None:
     out = tmp_path / "out"
-    lock = sweep.hold_lock(out)
+    lock = hold_lock(out)
     with pytest.raises(SpecwiseError, match=rf"Another sweep \(pid {os.getpid()}\)"):
         sweep_study(small_study(tmp_path, fake_url), out)
     lock.close()
@@ -353,7 +357,7 @@ def test_prefix_cache_reset_that_the_server_refuses_fails_clearly(fake_url: str)
     arm = Study.model_validate({"arms": [{"name": "v"}]}).arms[0]
     server = Server(arm, fake_url)  # a vLLM arm whose server has no reset route
     with pytest.raises(SpecwiseError, match="set `prefix_cache: as-is` for servers without it"):
-        sweep.reset_prefix_cache(server)
+        control.reset_prefix_cache(server)
 
 
 def test_warm_ups_come_from_the_pool_and_cold_resets_after_them(
@@ -441,7 +445,7 @@ def test_leftover_servers_are_reaped_only_when_they_still_match(tmp_path: Path) 
         if i == 1:
             info["pgid"] = -1  # and is in no recorded group
         store.add_server(conn, "arm", info)
-    assert sweep.reap_leftovers(conn) == 1
+    assert reap.reap_leftovers(conn) == 1
     assert procs[0].wait(timeout=10) is not None
     assert procs[1].poll() is None
     assert store.unstopped_servers(conn) == []
@@ -453,7 +457,7 @@ def test_dry_run_prints_the_matrix_and_commands(capsys: pytest.CaptureFixture[st
     """paper.yaml on a machine without the 8B model or its head: the matrix, the commands, and
     exactly those two problems; vLLM's own parser accepts every arm's command line."""
     with pytest.raises(SpecwiseError, match=r"2 problem\(s\) found before anything ran"):
-        sweep.dry_run(REPO / "studies" / "paper.yaml")
+        dry_run(load_study(REPO / "studies" / "paper.yaml"))
     text = capsys.readouterr().out
     assert "paper: 40 configurations" in text
     assert "vllm.entrypoints.openai.api_server" in text and "eagle3-k5" in text
@@ -466,7 +470,7 @@ def test_dry_run_prints_the_matrix_and_commands(capsys: pytest.CaptureFixture[st
     assert "nemotron-nano-8b-commerce-eagle3 does not exist" in problems[1]
     accepted = "vLLM's argument parser accepts the command line of: baseline-2gpu-tp2, "
     assert accepted + "baseline-1gpu, eagle3-k3, eagle3-k5" in " ".join(text.split())
-    sweep.dry_run(REPO / "studies" / "quick.yaml")
+    dry_run(load_study(REPO / "studies" / "quick.yaml"))
     text = capsys.readouterr().out
     assert "quick: 8 configurations" in text and "8 (auto, ≤ 24)" in text
     assert "preflight: no problem found" in text
@@ -517,17 +521,17 @@ def test_engine_dead_tells_a_healthy_server_from_a_dead_engine(
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         healthy = Server(arm, fake_url, process=proc, log_path=log)
-        assert sweep.engine_dead(healthy) is None
+        assert control.engine_dead(healthy) is None
         nowhere = f"http://127.0.0.1:{free_port()}"
         dead = Server(arm, nowhere, process=proc, log_path=log)
-        reason = sweep.engine_dead(dead, tries=2, wait_s=0.1)
+        reason = control.engine_dead(dead, tries=2, wait_s=0.1)
         assert reason and "stopped answering /health" in reason and "does not use offset" in reason
     finally:
         proc.kill()
         proc.wait()
-    reason = sweep.engine_dead(Server(arm, fake_url, process=proc, log_path=log))
+    reason = control.engine_dead(Server(arm, fake_url, process=proc, log_path=log))
     assert reason and reason.startswith("server exited with status")
-    assert sweep.engine_dead(Server(arm, "http://127.0.0.1:1")) is None  # external: no judgement
+    assert control.engine_dead(Server(arm, "http://127.0.0.1:1")) is None  # external: no judgement
 
 
 def test_a_dead_engine_fails_its_configurations_instead_of_recording_errors(
@@ -537,7 +541,7 @@ def test_a_dead_engine_fails_its_configurations_instead_of_recording_errors(
     arms[1]["served_model_name"] = "http500"  # every request of "spec" fails
     monkeypatch.setattr(sweep, "engine_dead", lambda server: "its engine died")
     out = tmp_path / "out"
-    result = sweep.sweep(small_study(tmp_path, fake_url, arms=arms), out)
+    result = sweep.sweep(load_study(small_study(tmp_path, fake_url, arms=arms)), out)
     assert (result.done, result.failed) == (4, 4)
     conn = store.connect(store.store_path(out))
     failed = [r for r in store.runs(conn) if r["status"] == "failed"]

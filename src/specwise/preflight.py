@@ -83,7 +83,7 @@ def require(study: Study) -> Preflight:
 
 
 def workload_problems(study: Study) -> list[Problem]:
-    from specwise.sweep import workload_requests
+    from specwise.study_requests import workload_requests
 
     try:
         workload_requests(study)
@@ -183,9 +183,9 @@ def vllm_parser_problem(study: Study, arm: StudyArm) -> str | None:
     from vllm.entrypoints.launchers.cli_args import make_arg_parser, validate_parsed_serve_args
     from vllm.utils.argparse_utils import FlexibleArgumentParser
 
-    from specwise.sweep import server_argv
+    from specwise.arm_server import arm_argv
 
-    argv = server_argv(study, arm)
+    argv = arm_argv(study, arm)
     said = io.StringIO()
     try:
         with contextlib.redirect_stderr(said), contextlib.redirect_stdout(io.StringIO()):

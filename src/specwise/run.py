@@ -12,40 +12,45 @@ from pathlib import Path
 from rich.markup import escape
 
 from specwise import store
+from specwise.dry_run import dry_run
 from specwise.errors import SpecwiseError
+from specwise.progress import wide_console
 from specwise.results import load_results, summary_table
-from specwise.study import load_study
-from specwise.sweep import SweepResult, dry_run, sweep, wide_console
+from specwise.study import Study, load_study
+from specwise.sweep import SweepResult, sweep
 
 
-def default_out(study_path: Path) -> Path:
-    return Path("runs") / load_study(study_path).name
+def default_out(study: Study) -> Path:
+    return Path("runs") / study.name
 
 
 def sweep_command(study_path: Path, out: Path | None, force: bool, dry: bool) -> None:
     """`specwise sweep`: print the matrix (--dry-run) or measure it and print the summary."""
     if dry:
-        dry_run(study_path, out)
+        dry_run(load_study(study_path), out)
         return
     sweep_study(study_path, out, force)
 
 
 def sweep_study(study_path: Path, out: Path | None = None, force: bool = False) -> SweepResult:
-    """The sweep and its summary table; an error at the end if any configuration failed."""
-    out = out or default_out(study_path)
-    result = sweep(study_path, out, force)
+    """The study read once, swept, its summary table; an error at the end if any configuration
+    failed."""
+    study = load_study(study_path)
+    out = out or default_out(study)
+    result = sweep(study, out, force, str(study_path))
     print_summary(out)
     raise_if_failed(result)
     return result
 
 
 def run_study(study_path: Path, out: Path | None = None, force: bool = False) -> SweepResult:
-    """`specwise run`: the sweep and its summary, then the report (written even when some
-    configurations failed: it shows them)."""
-    out = out or default_out(study_path)
-    result = sweep(study_path, out, force)
+    """`specwise run`: the study read once, then the sweep and its summary, the quality step and
+    the report (written even when some configurations failed: it shows them)."""
+    study = load_study(study_path)
+    out = out or default_out(study)
+    result = sweep(study, out, force, str(study_path))
     print_summary(out)
-    quality_step(study_path, out)
+    quality_step(study, out)
     from specwise.report import write_report
 
     written = write_report(out)
@@ -54,14 +59,13 @@ def run_study(study_path: Path, out: Path | None = None, force: bool = False) ->
     return result
 
 
-def quality_step(study_path: Path, out: Path) -> None:
+def quality_step(study: Study, out: Path) -> None:
     """Verdicts per speculative arm × temperature into OUT/quality.json (the report reads it).
 
     A failing judge does not lose the measurements: the step says why and the report is still
     written (without verdicts); `specwise judge OUT` repeats the step alone."""
     from specwise.quality.run import JudgeOptions, run_judge
 
-    study = load_study(study_path)
     q = study.quality
     if not q.enabled:
         return

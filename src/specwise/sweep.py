@@ -13,65 +13,45 @@ Resume: configurations already done are skipped; one interrupted by a kill left 
 measured again; failed ones are retried. A server that dies mid-arm fails its remaining
 configurations with the reason, and the sweep moves on to the next arm. Servers are recorded
 in the store (pid, process group, command) so a later sweep reaps any a killed one left behind.
+
+Apart from the orchestration here: the directory lock (lock.py), reaping (servers/reap.py),
+asking a running server (servers/control.py), the progress bars (progress.py), the dry run
+(dry_run.py), the requests of each cell (study_requests.py), each arm's command (arm_server.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import fcntl
-import json
-import os
-import shlex
-import signal
 import sqlite3
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Generator, Iterator
-from contextlib import suppress
 from dataclasses import dataclass, field
 from itertools import groupby
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
-import psutil
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
 
 from specwise import adaptive, preflight, store
-from specwise.bench.client import RequestRecord
+from specwise.arm_server import missing_path, prefix_policy, server_arm
 from specwise.bench.loadgen import LoadSpec
 from specwise.bench.run import Measurement, combine, measure
 from specwise.errors import SpecwiseError
-from specwise.models import KNOWN_MODELS, model_dir
-from specwise.servers.launch import Server, health_ok, log_tail, spawn, start, wait_healthy
-from specwise.servers.prometheus import Acceptance, scrape
-from specwise.servers.sglang import sglang_command
-from specwise.servers.vllm import plugin_env, vllm_command
+from specwise.lock import hold_lock
+from specwise.progress import SweepProgress, wide_console
+from specwise.servers.control import died, engine_dead, metrics_text, reset_prefix_cache
+from specwise.servers.launch import Server, spawn, start, wait_healthy
+from specwise.servers.reap import reap_leftovers, server_info
 from specwise.study import (
     Configuration,
-    PrefixCache,
     Study,
-    StudyArm,
     cell_label,
     expand,
     later_look,
-    load_study,
     study_hash,
 )
-from specwise.workloads.commerce import generate
-from specwise.workloads.loaders import WorkloadRequest, load_workload
-
-DEV_MODE_ENV = {"VLLM_SERVER_DEV_MODE": "1"}  # vLLM serves POST /reset_prefix_cache only then
+from specwise.study_requests import cell_requests, workload_requests
+from specwise.workloads.loaders import WorkloadRequest
 
 
 @dataclass
@@ -83,9 +63,9 @@ class SweepResult:
     failed: int
 
 
-def sweep(study_path: Path, out: Path, force: bool = False) -> SweepResult:
-    """Measure every configuration of the study not yet done in OUT/results.sqlite."""
-    study = load_study(study_path)
+def sweep(study: Study, out: Path, force: bool = False, source: str = "the study") -> SweepResult:
+    """Measure every configuration of the study not yet done in OUT/results.sqlite (`source`:
+    where the study came from, for messages)."""
     preflight.require(study)  # every problem at once, before anything is written
     matrix = expand(study)
     requests = workload_requests(study)
@@ -93,7 +73,7 @@ def sweep(study_path: Path, out: Path, force: bool = False) -> SweepResult:
     conn = store.connect(store.store_path(out), create=True)
     console = wide_console()
     try:
-        bind(conn, study, matrix, study_path, force, console)
+        bind(conn, study, matrix, source, force, console)
         reaped = reap_leftovers(conn)
         if reaped:
             console.print(f"stopped {reaped} server process(es) left by an interrupted sweep")
@@ -122,38 +102,11 @@ def sweep(study_path: Path, out: Path, force: bool = False) -> SweepResult:
     return SweepResult(store.store_path(out), len(matrix), skipped, **counts)
 
 
-def hold_lock(out: Path) -> TextIO:
-    """An exclusive lock on OUT/sweep.lock for this sweep's life (the OS drops it if the process
-    dies, even by SIGKILL): a second sweep on the same directory must not reap live servers."""
-    out.mkdir(parents=True, exist_ok=True)
-    lock = (out / "sweep.lock").open("a+")
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        lock.seek(0)
-        holder = lock.read().strip() or "?"
-        lock.close()
-        raise SpecwiseError(
-            f"Another sweep (pid {holder}) is writing to {out}; wait for it to finish, stop it, "
-            "or choose another --out."
-        ) from None
-    lock.truncate(0)
-    lock.write(str(os.getpid()))
-    lock.flush()
-    return lock
-
-
-def wide_console() -> Console:
-    """The terminal's width, or 160 columns where output goes to a file or pipe (not 80)."""
-    console = Console()
-    return console if console.is_terminal else Console(width=160)
-
-
 def bind(
     conn: sqlite3.Connection,
     study: Study,
     matrix: list[Configuration],
-    path: Path,
+    source: str,
     force: bool,
     console: Console,
 ) -> None:
@@ -162,7 +115,7 @@ def bind(
     row = store.stored_study(conn)
     if row is not None and row["hash"] != digest and not force:
         raise SpecwiseError(
-            f"{path} differs from the study already measured in this directory; pass --force to "
+            f"{source} differs from the study already measured in this directory; pass --force to "
             "keep the unchanged configurations and measure the rest, or choose another --out."
         )
     kept = store.bind_study(
@@ -179,45 +132,6 @@ def bind(
             f"(report, judge and compare leave them out; export marks them): {listed}",
             soft_wrap=True,
         )
-
-
-def workload_requests(study: Study) -> list[WorkloadRequest]:
-    """The study's workload: the warm-up pool, then every cell's disjoint slice
-    (study.offsets); a file too short for disjoint draws is refused with the count it needs."""
-    w, n = study.workload, study.requests_needed
-    if not w.file:
-        return generate(w.skip + n, w.seed, w.split, w.weights)[w.skip :]  # prefix-stable
-    requests = load_workload(Path(w.file), w.turns)[w.skip :]
-    if len(requests) < n:
-        skipped = f" after the {w.skip} skipped" if w.skip else ""
-        raise SpecwiseError(
-            f"{w.file} holds {len(requests)} requests{skipped}, but this study needs {n} (a "
-            f"warm-up pool of {study.warmup_pool} and disjoint requests for every "
-            "configuration); add requests to the file or lower `requests`, `concurrency`, "
-            "`temperature`, `repeats` or `workload.skip`."
-        )
-    return requests[:n]
-
-
-def workload_by_id(study: Study) -> dict[str, WorkloadRequest]:
-    """Request id → request for everything the study may have sent (a store written before
-    disjoint draws sent the first requests of every cell: they are in here too)."""
-    w = study.workload
-    if w.file:
-        requests = load_workload(Path(w.file), w.turns)
-    else:
-        requests = generate(w.skip + study.requests_needed, w.seed, w.split, w.weights)
-    return {r.id: r for r in requests}
-
-
-def cell_requests(requests: list[WorkloadRequest], config: Configuration) -> list[WorkloadRequest]:
-    """The requests one configuration measures: its cell's slice of the workload."""
-    return requests[config.offset : config.offset + config.requests]
-
-
-def prefix_policy(study: Study, arm: StudyArm) -> PrefixCache:
-    """The study's prefix-cache policy, or as-is for an external arm (it cannot be reset)."""
-    return study.prefix_cache if arm.engine == "vllm" else "as-is"
 
 
 def run_arm(
@@ -478,60 +392,6 @@ def last_key(config: Configuration, look: int) -> str:
     return config.key if look == 0 else f"{config.key}+l{look}"
 
 
-def server_arm(study: Study, arm: StudyArm) -> StudyArm:
-    """The arm as launched: vLLM arms get dev mode when the prefix cache is to be reset."""
-    if prefix_policy(study, arm) != "as-is":
-        return arm.model_copy(update={"env": arm.env | DEV_MODE_ENV})
-    return arm
-
-
-def missing_path(arm: StudyArm) -> str | None:
-    """Why the arm cannot start if a local model or head directory it names is absent."""
-    spec = arm.speculative_config or {}
-    for what, value in (("model", arm.model), ("speculative_config.model", spec.get("model"))):
-        if isinstance(value, str) and value.startswith("/") and not Path(value).exists():
-            return f"{what} {value} does not exist; create it (or fix the path) and run again"
-    return None
-
-
-def server_info(server: Server) -> dict[str, Any]:
-    pid = server.process.pid if server.process else None
-    created = None
-    if pid is not None:
-        with suppress(psutil.Error):
-            created = psutil.Process(pid).create_time()
-    return {
-        "pid": pid,
-        "pgid": pid,  # started with start_new_session: the server leads its own group
-        "process_started_at": created,
-        "command": server.command,
-        "log_path": str(server.log_path) if server.log_path else None,
-        "base_url": server.base_url,
-    }
-
-
-def died(server: Server) -> str:
-    code = server.process.returncode if server.process else None
-    last = log_tail(server.log_path, 3).replace("\n", " | ")
-    return f"server exited with status {code} (log {server.log_path}: {last})"
-
-
-def engine_dead(server: Server, tries: int = 3, wait_s: float = 2.0) -> str | None:
-    """Why a started server can no longer serve, or None: its process exited, or it stays
-    unhealthy (vLLM's API server outlives a dead engine, answering 500 to everything)."""
-    if server.process is None:
-        return None  # external: only its requests' errors tell
-    for attempt in range(tries):
-        if not server.alive():
-            return died(server)
-        if health_ok(server.base_url):
-            return None
-        if attempt + 1 < tries:
-            time.sleep(wait_s)
-    last = log_tail(server.log_path, 3).replace("\n", " | ")
-    return f"server stopped answering /health: its engine died (log {server.log_path}: {last})"
-
-
 def run_configuration(
     study: Study,
     config: Configuration,
@@ -689,231 +549,3 @@ def fail(
     store.save_run(conn, run, [], {})
     progress.fail_configuration(config, reason)
     return "failed"
-
-
-def metrics_text(server: Server) -> str | None:
-    """The server's whole Prometheus text, or None where it has no /metrics."""
-    try:
-        return scrape(server.base_url, server.api_key)
-    except SpecwiseError:
-        if not server.alive():
-            raise SpecwiseError(died(server)) from None
-        return None
-
-
-def reset_prefix_cache(server: Server) -> None:
-    """POST /reset_prefix_cache (vLLM, dev mode); the cache is reset when no request runs."""
-    request = urllib.request.Request(server.base_url + "/reset_prefix_cache", b"", method="POST")
-    if server.api_key:
-        request.add_header("Authorization", f"Bearer {server.api_key}")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            ok = json.loads(response.read() or b"{}").get("success", True)
-    except (OSError, ValueError):
-        ok = False
-    if not ok:
-        raise SpecwiseError(
-            f"The server of arm {server.arm.name!r} did not reset its prefix cache "
-            "(POST /reset_prefix_cache); set `prefix_cache: as-is` for servers without it."
-        )
-
-
-def reap_leftovers(conn: sqlite3.Connection) -> int:
-    """Stop the processes of servers a killed sweep never stopped: the recorded pid if its start
-    time and command line still match, and every process of its group started since."""
-    reaped = 0
-    for row in store.unstopped_servers(conn):
-        procs = leftover_processes(row)
-        for proc in procs:
-            with suppress(psutil.Error):
-                proc.send_signal(signal.SIGTERM)
-        _, alive = psutil.wait_procs(procs, timeout=20)
-        for proc in alive:
-            with suppress(psutil.Error):
-                proc.kill()
-        psutil.wait_procs(alive, timeout=5)
-        reaped += len(procs)
-        store.server_stopped(conn, row["id"])
-    return reaped
-
-
-def leftover_processes(row: sqlite3.Row) -> list[psutil.Process]:
-    if row["pid"] is None or row["process_started_at"] is None:
-        return []
-    since = row["process_started_at"] - 1.0
-    found: dict[int, psutil.Process] = {}
-    with suppress(psutil.Error):
-        root = psutil.Process(row["pid"])
-        if root.create_time() >= since and root.cmdline() == json.loads(row["command"]):
-            found[root.pid] = root
-            found |= {c.pid: c for c in root.children(recursive=True)}
-    for proc in psutil.process_iter(["create_time"]):
-        with suppress(psutil.Error, OSError):
-            if os.getpgid(proc.pid) == row["pgid"] and proc.info["create_time"] >= since:
-                found[proc.pid] = proc
-    found.pop(os.getpid(), None)
-    return list(found.values())
-
-
-class SweepProgress:
-    """Three bars: overall requests (with the ETA), the arm's configurations, and the current
-    configuration's requests. Redrawn at most twice a second from the measuring event loop."""
-
-    def __init__(self, console: Console, pending: list[Configuration]) -> None:
-        self.console = console
-        self.bars = Progress(
-            TextColumn("{task.description:<44}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("eta"),
-            TimeRemainingColumn(),
-            console=console,
-            auto_refresh=False,
-            speed_estimate_period=24 * 3600,  # ETA from the whole sweep so far, starts included
-        )
-        total = sum(c.requests for c in pending)
-        self.overall = self.bars.add_task(f"all: {len(pending)} configurations", total=total)
-        self.arm: TaskID | None = None
-        self.config: TaskID | None = None
-        self.group = "arm"
-        self.last_draw = 0.0
-
-    def __enter__(self) -> SweepProgress:
-        self.bars.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.bars.stop()
-
-    def draw(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if force or now - self.last_draw >= 0.5:
-            self.last_draw = now
-            self.bars.refresh()
-
-    def start_arm(self, name: str, configs: list[Configuration], what: str = "arm") -> None:
-        """A new group of configurations: one arm's (sequential) or one cell's (interleaved)."""
-        for task in (self.arm, self.config):
-            if task is not None:
-                self.bars.remove_task(task)
-        self.config, self.group = None, what
-        starting = ": starting its server" if what == "arm" else ""
-        self.arm = self.bars.add_task(f"{what} {name}{starting}", total=len(configs))
-        self.draw(force=True)
-
-    def add_configurations(self, configs: list[Configuration]) -> None:
-        """Adaptive sampling added a look: more requests to wait for."""
-        added = sum(c.requests for c in configs)
-        for task, more in ((self.overall, added), (self.arm, len(configs))):
-            found = [t for t in self.bars.tasks if t.id == task]
-            if found and more:
-                self.bars.update(found[0].id, total=(found[0].total or 0) + more)
-
-    def start_configuration(self, config: Configuration, done: int = 0) -> None:
-        """The configuration's bar (again, for its next turn: `done` requests so far)."""
-        assert self.arm is not None
-        if self.group == "arm":
-            self.bars.update(self.arm, description=f"arm {config.arm.name}")
-        if self.config is not None:
-            self.bars.remove_task(self.config)
-        self.config = self.bars.add_task(
-            f"  {config.arm.name} {config.label}", total=config.requests, completed=done
-        )
-        self.draw(force=True)
-
-    def record(self, record: RequestRecord) -> None:
-        for task in (self.config, self.overall):
-            if task is not None:
-                self.bars.advance(task)
-        self.draw()
-
-    def _end(self, config: Configuration, line: str) -> None:
-        if self.arm is not None:
-            self.bars.advance(self.arm)
-        done = self.bars.tasks[self.overall].completed  # type: ignore[index]
-        if self.config is None:  # never started (server missing): count its requests as done
-            self.bars.update(self.overall, completed=done + config.requests)
-        self.console.print(line, highlight=False)
-        self.draw(force=True)
-
-    def finish_configuration(
-        self, config: Configuration, summary: dict[str, Any], acc: Acceptance | None
-    ) -> None:
-        tps = summary.get("output_tokens_per_s") or 0.0
-        rate = acc.acceptance_rate if acc is not None else None
-        accept = f", acceptance {rate:.3f}" if rate is not None else ""
-        self._end(
-            config,
-            f"done   {config.arm.name} {config.label}: {tps:.1f} output tok/s, "
-            f"{summary.get('failed', 0)} errors{accept}",
-        )
-
-    def fail_configuration(self, config: Configuration, reason: str) -> None:
-        self._end(config, f"FAILED {config.arm.name} {config.label}: {reason}")
-
-
-def display_command(study: Study, arm: StudyArm) -> str:
-    """The exact command line (with its environment) a sweep starts for the arm; the port is
-    chosen free at start time, shown here as 8000."""
-    arm = server_arm(study, arm)
-    if arm.engine == "external":
-        return f"(external, not started) {arm.url}"
-    added = plugin_env() if arm.engine == "vllm" else {}  # as servers.launch.spawn adds it
-    env = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted((added | arm.env).items()))
-    return (env + " " if env else "") + shlex.join(server_command(study, arm))
-
-
-def server_command(study: Study, arm: StudyArm, port: int = 8000) -> list[str]:
-    """argv of the arm's server (vLLM or SGLang) as a sweep starts it."""
-    arm = server_arm(study, arm)
-    model = arm.model or ""
-    if model in KNOWN_MODELS:
-        model = str(model_dir(model))  # prepared on the first real start
-    build = vllm_command if arm.engine == "vllm" else sglang_command
-    return build(arm, model, port)
-
-
-def server_argv(study: Study, arm: StudyArm) -> list[str]:
-    """The arguments vLLM's server parser sees: the command after `python -m MODULE`."""
-    return server_command(study, arm)[3:]
-
-
-def dry_run(study_path: Path, out: Path | None = None) -> Table:
-    """The matrix (with each configuration's state if OUT has a store), each arm's command and
-    the preflight's findings; any problem ends it with exit status 2."""
-    study = load_study(study_path)
-    checked = preflight.check(study)
-    matrix = expand(study)
-    done: set[str] = set()
-    path = store.store_path(out) if out is not None else None
-    if path is not None and path.exists() and not (path.is_file() and path.stat().st_size == 0):
-        conn = store.connect(path)  # an empty file (a sweep killed as it made it) holds nothing
-        done = store.done_keys(conn)
-        conn.close()
-    table = Table(title=f"{study.name}: {len(matrix)} configurations", title_justify="left")
-    for col in ("#", "arm", "concurrency", "temperature", "repeat", "requests", "state"):
-        left = col in ("arm", "state")
-        table.add_column(col, justify="left" if left else "right", no_wrap=left)
-    for i, c in enumerate(matrix, 1):
-        state = "done" if c.key in done else "to measure"
-        count = str(c.requests)
-        if study.adaptive_sampling:  # the first look, then more up to the cap
-            count += f" (auto, ≤ {study.slice_for(c.concurrency)})"
-        table.add_row(
-            str(i), c.arm.name, str(c.concurrency), f"{c.temperature:g}", str(c.repeat),
-            count, state,
-        )  # fmt: skip
-    console = wide_console()
-    console.print(table)
-    console.print("Server commands (each arm's port is chosen free at start; 8000 shown):")
-    for arm in study.arms:
-        console.print(f"[bold]{arm.name}[/]: {display_command(study, arm)}", soft_wrap=True)
-    for line in preflight.report(checked):
-        console.print(line, soft_wrap=True, highlight=False, markup=False)
-    if checked.problems:
-        raise SpecwiseError(
-            f"{len(checked.problems)} problem(s) found before anything ran (listed above); fix "
-            "them and run again."
-        )
-    return table

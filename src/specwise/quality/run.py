@@ -168,7 +168,7 @@ def pairs_from_store(out: Path, baseline_arm: str | None = None) -> list[Group]:
     same seed), by request id. No A/A control: two baseline runs share no request (module doc)."""
     from specwise import store
     from specwise.study import Study
-    from specwise.sweep import workload_by_id
+    from specwise.study_requests import workload_by_id
 
     conn = store.open_existing(out)
     try:
