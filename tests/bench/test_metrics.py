@@ -82,7 +82,7 @@ def test_server_per_request_acceptance():
     a = metrics.request_acceptance(r)
     assert a == {
         "acceptance_rate": 0.5,  # 6 / 12
-        "mean_acceptance_length": 2.5,  # 1 + 6 / 4
+        "acceptance_length": 2.5,  # 1 + 6 / 4
         "tokens_per_step": 2.5,  # 10 / (10 − 6)
     }
     pra = metrics.per_request_acceptance([r, r])

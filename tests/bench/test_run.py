@@ -52,7 +52,7 @@ def test_bench_command_sends_the_key_and_never_writes_it(tmp_path, fake_server, 
     assert summary["warmup_requests"] == 2 and summary["metrics"]["successful"] == 6
     # Two /metrics scrapes: after warm-up (10, 30, 10, 40) and after the run (20, 60, 20, 80).
     assert summary["acceptance"]["acceptance_rate"] == pytest.approx(10 / 30)
-    assert summary["acceptance"]["mean_acceptance_length"] == pytest.approx(2.0)
+    assert summary["acceptance"]["acceptance_length"] == pytest.approx(2.0)
     for path in out.rglob("*"):
         assert FAKE_KEY not in path.read_text(), path
 

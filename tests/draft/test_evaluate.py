@@ -9,7 +9,7 @@ import pytest
 import torch
 from draft_helpers import tiny_config
 
-from specwise.draft.evaluate import chain_accepts, draft_predictions, evaluate, summarize
+from specwise.draft.evaluate import acceptance_summary, chain_accepts, draft_predictions, evaluate
 from specwise.draft.export import export_head
 from specwise.draft.train import train
 
@@ -49,11 +49,11 @@ def test_drafts_are_compared_in_the_target_vocabulary() -> None:
 
 
 def test_summarize_uses_vllm_formulas() -> None:
-    s = summarize([3, 1, 0, 2], k=3)
+    s = acceptance_summary([3, 1, 0, 2], k=3)
     assert s["acceptance_rate"] == pytest.approx(6 / 12)
-    assert s["mean_acceptance_length"] == pytest.approx(1 + 6 / 4)
+    assert s["acceptance_length"] == pytest.approx(1 + 6 / 4)
     assert s["per_position_rates"] == pytest.approx([3 / 4, 2 / 4, 1 / 4])
-    assert summarize([], 3) == {"k": 3, "drafts": 0}
+    assert acceptance_summary([], 3) == {"k": 3, "drafts": 0}
 
 
 def test_evaluate_trained_head(tiny_target: Path, tiny_data: Path, tmp_path: Path) -> None:
@@ -64,4 +64,4 @@ def test_evaluate_trained_head(tiny_target: Path, tiny_data: Path, tmp_path: Pat
     assert result["samples"] == 6 and [r["k"] for r in result["by_k"]] == [1, 2, 3]
     for row in result["by_k"]:
         assert row["drafts"] > 0 and 0 <= row["acceptance_rate"] <= 1
-        assert row["mean_acceptance_length"] == pytest.approx(1 + row["k"] * row["acceptance_rate"])
+        assert row["acceptance_length"] == pytest.approx(1 + row["k"] * row["acceptance_rate"])

@@ -83,9 +83,7 @@ def test_pick_checkpoint_and_missing(tmp_path: Path, exported: Path) -> None:
 
 
 def test_model_card_renders() -> None:
-    offline = {
-        "by_k": [{"k": 3, "drafts": 10, "acceptance_rate": 0.6, "mean_acceptance_length": 2.8}]
-    }
+    offline = {"by_k": [{"k": 3, "drafts": 10, "acceptance_rate": 0.6, "acceptance_length": 2.8}]}
     card = model_card(
         {"name": "h", "target": "t", "traffic": "x", "head_path": "heads/h", "draft_vocab": 64,
          "layer_ids": [2, 4, 5], "command": "specwise draft build c.yaml", "data": "d",

@@ -154,14 +154,12 @@ def test_ngram_acceptance_over_repetitive_prompts(ngram_server: Server) -> None:
     assert acc is not None and acc.drafts > 0
     assert result.summary["output_tokens"] > 0 and result.summary["failed"] == 0
     assert 0 < acc.acceptance_rate <= 1
-    assert 1 <= acc.mean_acceptance_length <= 4
+    assert 1 <= acc.acceptance_length <= 4
     rates = acc.per_position_rates
     assert rates is not None and len(rates) == 3
     # A draft token counts only if every earlier one was accepted: rates never increase.
     assert rates[0] >= rates[1] >= rates[2]
-    assert (
-        acc.tokens_per_step is not None and 1 <= acc.tokens_per_step <= acc.mean_acceptance_length
-    )
+    assert acc.tokens_per_step is not None and 1 <= acc.tokens_per_step <= acc.acceptance_length
 
 
 def test_ngram_accepts_drafts_at_temperature_half(ngram_server: Server) -> None:

@@ -6,6 +6,7 @@ import pytest
 
 from specwise.bench.client import RequestRecord
 from specwise.quality import exact
+from specwise.workloads.kinds import OUTPUT_CHECKS
 
 
 def rec(rid: str, text: str, **kw) -> RequestRecord:
@@ -76,10 +77,11 @@ def test_check_pair_and_summary_search_params():
         exact.Pair("s2", rec("s2", good), rec("s2", "not json"), kind="search_params"),
         exact.Pair("t1", rec("t1", "abc"), rec("t1", "ab"), kind="answer"),
     ]
-    rows = [exact.check_pair(p) for p in pairs]
+    rows = [exact.check_pair(p, output_checks=OUTPUT_CHECKS) for p in pairs]
     assert [r["class"] for r in rows] == ["identical", "unknown", "truncated"]
+    assert "json_a" not in exact.check_pair(pairs[1])  # no check for the kind: generic checks
     assert rows[1]["json_a"] and not rows[1]["json_b"]
-    s = exact.summarize(rows)
+    s = exact.exact_summary(rows)
     assert (s.pairs, s.identical, s.changed, s.search_pairs) == (3, 1, 1, 2)
     assert (s.json_a, s.json_b) == (2, 1)
     assert s.exact_rate == pytest.approx(1 / 3)

@@ -10,6 +10,9 @@ from fake_judge import CALLS, fake_judge
 from specwise.bench.client import RequestRecord
 from specwise.quality import exact
 from specwise.quality.run import Group, JudgeOptions, evaluate, run_judge
+from specwise.quality.settings import JudgeSettings
+
+NO_JUDGE = JudgeSettings(llm_judge=False)
 
 WIDE = (0.4, 0.6)  # n = 100 ties: Wilson [.404, .596] lies inside, so 100 pairs suffice
 
@@ -32,10 +35,8 @@ def judge_dirs(tmp_path, model: str, n: int, candidate, margin=WIDE) -> dict:
 def judge(base, cand, model: str, margin=WIDE) -> dict:
     with fake_judge() as url:
         CALLS.clear()
-        options = JudgeOptions(
-            source=cand, baseline=base, judge_url=url, judge_model=model, margin=margin
-        )
-        options.concurrency = 16
+        settings = JudgeSettings(judge_url=url, judge_model=model, margin=margin, concurrency=16)
+        options = JudgeOptions(source=cand, baseline=base, settings=settings)
         (row,) = run_judge(options)
     return row
 
@@ -108,7 +109,8 @@ def test_the_gate_is_per_temperature(tmp_path):
     )
     groups = [Group("ngram", 0.0, long_pairs), Group("ngram", 0.7, short)]
     with fake_judge() as url:
-        options = JudgeOptions(source=tmp_path, judge_url=url, judge_model="sensible")
+        settings = JudgeSettings(judge_url=url, judge_model="sensible")
+        options = JudgeOptions(source=tmp_path, settings=settings)
         rows = {r["temperature"]: r for r in evaluate(groups, options)}
     assert rows[0.0]["judge_gate"]["passed"] and rows[0.0]["verdict"] == "not shown equivalent"
     assert rows[0.7]["verdict"] == "judge unreliable"
@@ -131,7 +133,9 @@ def tool_pairs(n: int) -> list[exact.Pair]:
 
 def test_holm_runs_over_every_group_of_the_run(tmp_path):
     # one group: KS p = 1 and McNemar p = 2 · ½⁷ = .015625; Holm over 2 tests: .03125 < .05
-    (row,) = evaluate([Group("ngram", 0.5, tool_pairs(7))], JudgeOptions(tmp_path, judge=False))
+    (row,) = evaluate(
+        [Group("ngram", 0.5, tool_pairs(7))], JudgeOptions(tmp_path, settings=NO_JUDGE)
+    )
     assert row["verdict"] == "differs" and "McNemar" in row["reason"]
     assert row["tests"]["tool_choice"] == {
         "p": pytest.approx(1 / 64),
@@ -140,6 +144,6 @@ def test_holm_runs_over_every_group_of_the_run(tmp_path):
     }
     # two such groups: 4 tests, the smallest two adjusted ×4 and ×3: .0625 ≥ .05
     groups = [Group("ngram", 0.5, tool_pairs(7)), Group("eagle3", 0.5, tool_pairs(7))]
-    rows = evaluate(groups, JudgeOptions(tmp_path, judge=False))
+    rows = evaluate(groups, JudgeOptions(tmp_path, settings=NO_JUDGE))
     assert [r["verdict"] for r in rows] == ["not shown equivalent"] * 2
     assert [r["tests"]["tool_choice"]["holm_p"] for r in rows] == pytest.approx([1 / 16, 1 / 16])

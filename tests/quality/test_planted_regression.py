@@ -24,6 +24,7 @@ from specwise.bench.loadgen import LoadSpec
 from specwise.bench.run import measure, write_records
 from specwise.config import Arm
 from specwise.quality.run import JudgeOptions, run_judge
+from specwise.quality.settings import JudgeSettings
 from specwise.servers.launch import Server, serve
 from specwise.workloads.commerce import generate, write_jsonl
 
@@ -71,16 +72,15 @@ def baseline(server: Server, workload: Path, tmp_path_factory: pytest.TempPathFa
 
 
 def judge_row(server: Server, baseline: Path, candidate: Path, judge: bool) -> dict:
-    options = JudgeOptions(
-        source=candidate,
-        baseline=baseline,
-        judge=judge,
+    settings = JudgeSettings(
+        llm_judge=judge,
         judge_url=server.base_url if judge else None,
         judge_model=server.model,
         probe_url=server.base_url,
         probe_model=server.model,
         concurrency=4,
     )
+    options = JudgeOptions(source=candidate, baseline=baseline, settings=settings)
     (row,) = run_judge(options)
     print(candidate.name, row["verdict"], "|", row["reason"], "|", row["exact"]["classes"])
     return row

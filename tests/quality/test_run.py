@@ -10,6 +10,7 @@ from fake_judge import CALLS, fake_judge
 
 from specwise.errors import SpecwiseError
 from specwise.quality.run import JudgeOptions, options_from_cli, run_judge
+from specwise.quality.settings import JudgeSettings
 from specwise.workloads.commerce import generate, write_jsonl
 
 
@@ -22,10 +23,13 @@ def test_judge_bench_dirs(tmp_path):
     cand = write_dir(tmp_path / "ngram", workload, cand_texts)
     with fake_judge() as url:
         CALLS.clear()
-        options = JudgeOptions(
-            source=cand, baseline=base, judge_url=url, judge_model="prefers-good"
+        settings = JudgeSettings(
+            judge_url=url,
+            judge_model="prefers-good",
+            judge2_url=url,
+            judge2_model="prefers-shorter",
         )
-        options.judge2_url, options.judge2_model = url, "prefers-shorter"
+        options = JudgeOptions(source=cand, baseline=base, settings=settings)
         (row,) = run_judge(options)
         assert "[Conversation]\nuser: " in CALLS[0]["messages"][1]["content"]  # the question
     assert row["arm"] == "ngram" and row["exact"]["identical"] == 1
@@ -50,7 +54,8 @@ def test_bench_aa_control_dir_still_pairs_by_request_id(tmp_path):
     base = write_dir(tmp_path / "base", workload, texts)
     cand = write_dir(tmp_path / "cand", workload, texts)
     control = write_dir(tmp_path / "again", workload, texts)
-    options = JudgeOptions(source=cand, baseline=base, control=control, judge=False)
+    settings = JudgeSettings(llm_judge=False)
+    options = JudgeOptions(source=cand, baseline=base, control=control, settings=settings)
     rows = {r["arm"]: r for r in run_judge(options)}
     assert rows["A/A control"]["control"] is True and rows["cand"]["control"] is False
     assert rows["A/A control"]["exact"]["pairs"] == 3
@@ -63,7 +68,8 @@ def test_judge_needs_a_baseline(tmp_path):
 
 
 def test_margin_option():
-    assert options_from_cli(source=".", margin="0.4,0.6", llm=False).margin == (0.4, 0.6)
+    options = options_from_cli(source=".", margin="0.4,0.6", llm=False)
+    assert options.changes == {"margin": (0.4, 0.6), "llm_judge": False}
     with pytest.raises(SpecwiseError, match="bracket"):
         options_from_cli(source=".", margin="0.6,0.7", llm=True)
 

@@ -57,7 +57,7 @@ def test_pairs_and_verdicts_from_a_store(tmp_path):
     assert len(groups[("ngram", 0.0)].pairs) == 6  # two repeats × three requests
     assert {p.request_id for p in groups[("ngram", 0.0)].pairs} == set(ids[:6])
     assert groups[("ngram", 0.0)].pairs[0].kind is not None  # the workload came back
-    rows = run_judge(JudgeOptions(source=tmp_path, judge=False))
+    rows = run_judge(JudgeOptions(source=tmp_path, changes={"llm_judge": False}))
     by = {(r["arm"], r["temperature"]): r for r in rows}
     assert set(by) == {("ngram", 0.0), ("ngram", 0.5)}
     assert by[("ngram", 0.0)]["exact"]["classes"] == {"identical": 5, "truncated": 1}

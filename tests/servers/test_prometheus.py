@@ -38,7 +38,7 @@ def test_rates_over_a_window_by_hand() -> None:
     acc = acceptance_between(before, after)
     assert acc == Acceptance(40, 120, 60, (28, 21, 11), 300)
     assert acc.acceptance_rate == pytest.approx(60 / 120)
-    assert acc.mean_acceptance_length == pytest.approx(1 + 60 / 40)
+    assert acc.acceptance_length == pytest.approx(1 + 60 / 40)
     assert acc.per_position_rates == pytest.approx((28 / 40, 21 / 40, 11 / 40))
     assert acc.tokens_per_step == pytest.approx(300 / (300 - 60))
     d = acc.to_dict()
@@ -49,7 +49,7 @@ def test_window_without_drafts_has_undefined_rates() -> None:
     same = SpecCounters(5, 15, 6, (4, 2, 0), generated=50)
     acc = acceptance_between(same, same)
     assert acc is not None
-    assert acc.acceptance_rate is None and acc.mean_acceptance_length is None
+    assert acc.acceptance_rate is None and acc.acceptance_length is None
     assert acc.per_position_rates is None and acc.tokens_per_step is None
 
 

@@ -11,9 +11,9 @@ from specwise.workloads.stats import (
     common_prefix_length,
     duplicates,
     overlap,
+    percentiles,
     plot_lengths,
     shared_prefix_share,
-    summarize,
     workload_stats,
 )
 
@@ -40,7 +40,7 @@ def request(text, kind=None, expected=None, system="shared system prompt"):
 
 
 def test_summarize():
-    s = summarize([1, 2, 3, 4, 100])
+    s = percentiles([1, 2, 3, 4, 100])
     assert (s["p50"], s["min"], s["max"], s["mean"]) == (3, 1, 100, 22)
     assert s["p90"] == pytest.approx(61.6)
 

@@ -72,7 +72,7 @@ def request_acceptance(r: RequestRecord) -> dict[str, float] | None:
     steps = s.get("num_spec_steps") or 0
     return {
         "acceptance_rate": accepted / s["num_draft_tokens"],
-        "mean_acceptance_length": 1 + accepted / steps if steps else float("nan"),
+        "acceptance_length": 1 + accepted / steps if steps else float("nan"),
         "tokens_per_step": out / (out - accepted) if out > accepted else float("nan"),
     }
 
@@ -296,7 +296,7 @@ class Tally:
         if acc is None:
             self.all_spec = False
             return
-        for key, name in (("alpha", "acceptance_rate"), ("al", "mean_acceptance_length"),
+        for key, name in (("alpha", "acceptance_rate"), ("al", "acceptance_length"),
                           ("tps", "tokens_per_step")):  # fmt: skip
             c[key].add(acc[name])
         self.drafted += r.spec_decode["num_draft_tokens"]  # type: ignore[index]
@@ -314,7 +314,7 @@ class Tally:
                 "source": "server_per_request",
                 "acceptance_rate_pooled": self.accepted / self.drafted if self.drafted else None,
                 "acceptance_rate": c["alpha"].stats(),
-                "mean_acceptance_length": c["al"].stats(),
+                "acceptance_length": c["al"].stats(),
                 "tokens_per_step": c["tps"].stats(),
             }
         else:

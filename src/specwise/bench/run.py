@@ -447,7 +447,7 @@ def results_table(m: Measurement, options: BenchOptions) -> Table:
     a = m.acceptance
     if a is not None:
         table.add_row("acceptance rate", _num(a.acceptance_rate, ".3f"))
-        table.add_row("acceptance length", _num(a.mean_acceptance_length, ".3f"))
+        table.add_row("acceptance length", _num(a.acceptance_length, ".3f"))
         table.add_row("tokens/step (all)", _num(a.tokens_per_step, ".3f"))
     else:
         table.add_row("acceptance", "n/a")

@@ -94,7 +94,7 @@ def chain_accepts(preds: torch.Tensor, ids: torch.Tensor, loss_mask: torch.Tenso
     return accepted
 
 
-def summarize(accepted: list[int], k: int) -> dict[str, Any]:
+def acceptance_summary(accepted: list[int], k: int) -> dict[str, Any]:
     """α, AL and per-position rates of a list of per-draft accepted counts."""
     drafts = len(accepted)
     if not drafts:
@@ -105,7 +105,7 @@ def summarize(accepted: list[int], k: int) -> dict[str, Any]:
         "drafts": drafts,
         "accepted": total,
         "acceptance_rate": total / (k * drafts),
-        "mean_acceptance_length": 1 + total / drafts,
+        "acceptance_length": 1 + total / drafts,
         "per_position_rates": [sum(m > i for m in accepted) / drafts for i in range(k)],
     }
 
@@ -124,7 +124,7 @@ def evaluate(head_dir: Path, target_dir: str | Path, data_dir: Path, k_max: int 
     return {
         "head": str(head_dir),
         "samples": len(samples),
-        "by_k": [summarize(per_k[k], k) for k in per_k],
+        "by_k": [acceptance_summary(per_k[k], k) for k in per_k],
     }
 
 
@@ -136,6 +136,6 @@ def format_table(result: dict) -> str:
         pos = " ".join(f"{p:.2f}" for p in row["per_position_rates"])
         lines.append(
             f"{row['k']:<2} {row['drafts']:>6}  {row['acceptance_rate']:.3f}       "
-            f"{row['mean_acceptance_length']:.2f}   {pos}"
+            f"{row['acceptance_length']:.2f}   {pos}"
         )
     return "\n".join(lines)

@@ -92,14 +92,14 @@ def model_card(facts: dict[str, Any]) -> str:
     offline = facts.get("offline") or {}
     measured = facts.get("measured") or []
     rows = "\n".join(
-        f"| {r['k']} | {r['acceptance_rate']:.3f} | {r['mean_acceptance_length']:.2f} |"
+        f"| {r['k']} | {r['acceptance_rate']:.3f} | {r['acceptance_length']:.2f} |"
         for r in offline.get("by_k", [])
         if r.get("drafts")
     )
     measured_rows = "\n".join(
         f"| {m['arm']} | {m['k']} | {m['temperature']} | {m['concurrency']} | "
-        f"{_f(m.get('acceptance_rate'))} | {_f(m.get('mean_acceptance_length'), '.2f')} | "
-        f"{_f(m.get('output_tok_s'), '.1f')} | {_f(m.get('vs_baseline'), '.2f')}x |"
+        f"{_f(m.get('acceptance_rate'))} | {_f(m.get('acceptance_length'), '.2f')} | "
+        f"{_f(m.get('output_tokens_per_s'), '.1f')} | {_f(m.get('vs_baseline'), '.2f')}x |"
         for m in measured
     )
     return CARD.format(

@@ -1,7 +1,8 @@
 """Deterministic checks on paired outputs: baseline (no speculation) vs a speculative arm.
 
 Per pair: exact match, the first differing token, tool-call equality after JSON normalisation,
-JSON and SearchParams-schema validity, and a classification of every mismatch:
+JSON and schema validity where the workload checks the request's kind (workloads/kinds.py:
+the commerce workload's SearchParams), and a classification of every mismatch:
   identical   same text and tool calls
   truncated   one output is a strict prefix of the other (a max_tokens / stop difference)
   near_tie    at the first differing token the two tokens' baseline logprobs are within
@@ -15,13 +16,13 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from specwise.bench.client import RequestRecord
+from specwise.json_reply import extract_json
 from specwise.quality import stats
-from specwise.workloads.commerce import check_search_params, extract_json
 
 TIE_NATS = 0.25  # |log p(a) − log p(b)| below this at the first difference = near-tie
 NUMERIC, CHANGED = ("identical", "near_tie"), ("truncated", "real")
@@ -147,6 +148,7 @@ def classify(
 def check_pair(
     pair: Pair,
     tokenize: Callable[[str], list[Any]] | None = None,
+    output_checks: Mapping[str, Callable[[str], dict[str, bool]]] | None = None,
     tie_nats: float = TIE_NATS,
 ) -> dict[str, Any]:
     """Every deterministic check of one pair as a flat dict. Logprobs, when the records carry
@@ -166,8 +168,9 @@ def check_pair(
     row |= {"tool_equal": tool_calls_equal(a, b), "len_a": _length(a), "len_b": _length(b)}
     row |= {"tool_a": _tool_name(a), "tool_b": _tool_name(b)}
     row["expected_tool"] = pair.expected.get("expected_tool")
-    if pair.kind == "search_params":
-        va, vb = check_search_params(a.text), check_search_params(b.text)
+    check = (output_checks or {}).get(pair.kind or "")
+    if check is not None:  # the workload's own check of this kind's replies (workloads/kinds.py)
+        va, vb = check(a.text), check(b.text)
         row |= {"json_a": va["json"], "json_b": vb["json"]}
         row |= {"schema_a": va["valid"], "schema_b": vb["valid"]}
     return row
@@ -215,7 +218,7 @@ class ExactSummary:
         return asdict(self) | rates | {"changed": self.changed}
 
 
-def summarize(rows: Sequence[dict[str, Any]]) -> ExactSummary:
+def exact_summary(rows: Sequence[dict[str, Any]]) -> ExactSummary:
     """Counts of identical pairs, mismatch classes, tool-call equality and JSON validity."""
     tools = [r["tool_equal"] for r in rows if r["tool_equal"] is not None]
     search = [r for r in rows if "json_a" in r]
@@ -237,9 +240,9 @@ def distribution_tests(rows: Sequence[dict[str, Any]]) -> dict[str, float | None
     """p-values for temperature > 0, where single pairs are samples and only distributions can
     match: KS on output lengths; exact McNemar tests (the pairs share request ids, so the
     binary outcomes are paired) on "chose the right tool" (the expected tool where the workload
-    names one, else "called a tool at all") over tool-call requests, and on SearchParams schema
-    validity over search requests. None where a test has nothing to decide (no rows, or no
-    discordant pair): it then stays out of the family of tests (verdict.py)."""
+    names one, else "called a tool at all") over tool-call requests, and on schema validity over
+    the requests whose kind has an output check. None where a test has nothing to decide (no
+    rows, or no discordant pair): it then stays out of the family of tests (verdict.py)."""
     tool_rows = [r for r in rows if r["kind"] in (None, "tool_call")]
     search = [r for r in rows if "schema_a" in r]
     tools = [(_right_tool(r, r["tool_a"]), _right_tool(r, r["tool_b"])) for r in tool_rows]

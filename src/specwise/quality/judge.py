@@ -31,12 +31,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from specwise import secrets
 from specwise.bench import client
+from specwise.json_reply import extract_json
 from specwise.quality.exact import Pair, normalise
-from specwise.workloads.commerce import extract_json
 
 PROMPT_VERSION = "pairwise-v1"
+GENERIC_ASSISTANT = (
+    "an AI assistant"  # JudgeSettings.assistant when neither study nor workload names one
+)
 SYSTEM = (
-    "You are an impartial judge of a customer-service assistant for an online store. Compare "
+    "You are an impartial judge of {assistant}. Compare "
     "two replies to the same conversation for correctness, following the instructions in the "
     "conversation, and helpfulness. Ignore length and style unless they hurt the answer. The "
     "order of the replies is random: do not prefer a position."
@@ -72,7 +75,8 @@ _BRACKETS = re.compile(r"\[\[(A|B|tie)\]\]", re.IGNORECASE)
 
 @dataclass
 class Endpoint:
-    """Where the judge runs; `structured` is switched off when the endpoint rejects it."""
+    """Where the judge runs and what it is told the replies come from (`assistant`);
+    `structured` is switched off when the endpoint rejects it."""
 
     url: str
     model: str
@@ -83,6 +87,12 @@ class Endpoint:
     connect_timeout_s: float = 10.0
     idle_timeout_s: float = 60.0  # between two bytes of the streamed answer
     timeout_s: float = 300.0  # one call in all
+    assistant: str | None = None  # None: GENERIC_ASSISTANT
+
+    @property
+    def system(self) -> str:
+        """The judge's system prompt."""
+        return SYSTEM.format(assistant=self.assistant or GENERIC_ASSISTANT)
 
 
 MAX_FAILURES = 3  # failed pairs after which a run stops asking the judge
@@ -141,22 +151,24 @@ def answer_text(record: client.RequestRecord) -> str:
     return record.text + (f"\n[tool calls] {json.dumps(calls)}" if calls else "")
 
 
-def pairwise_messages(question: str, a: str, b: str, structured: bool) -> list[dict[str, str]]:
+def pairwise_messages(
+    system: str, question: str, a: str, b: str, structured: bool
+) -> list[dict[str, str]]:
     user = (
         f"[Conversation]\n{question}\n\n[Reply A]\n{a}\n\n[Reply B]\n{b}\n\n"
         f"{ASK_JSON if structured else ASK_TEXT}"
     )
-    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
-def grade_messages(question: str, answer: str) -> list[dict[str, str]]:
+def grade_messages(system: str, question: str, answer: str) -> list[dict[str, str]]:
     user = f"[Conversation]\n{question}\n\n[Reply]\n{answer}\n\nGrade the reply. {GRADE_ASK}"
-    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
 class Cache:
     """Append-only JSONL of judge calls keyed by sha256(judge model, prompt version, task,
-    inputs): a rerun reads it back and never asks the same question twice."""
+    system prompt, inputs): a rerun reads it back and never asks the same question twice."""
 
     def __init__(self, path: Path | None) -> None:
         self.path, self.rows = path, {}
@@ -234,10 +246,11 @@ class Judge:
 
     async def verdict(self, question: str, a: str, b: str) -> dict[str, Any]:
         """One positional verdict (cached); asks once more if the first reply does not parse."""
-        key = self.cache.key(self.endpoint.model, "pairwise", question, a, b)
+        e = self.endpoint
+        key = self.cache.key(e.model, "pairwise", e.system, question, a, b)
         if (row := self.cache.get(key)) is not None:
             return row
-        messages = pairwise_messages(question, a, b, self.endpoint.structured)
+        messages = pairwise_messages(e.system, question, a, b, e.structured)
         raw = await self.ask(messages, VERDICT_SCHEMA)
         if parse_verdict(raw) is None:  # once more, asking for the verdict line alone
             retry = [{"role": "assistant", "content": raw}, {"role": "user", "content": RETRY}]
@@ -247,11 +260,13 @@ class Judge:
         return row
 
     async def grade(self, question: str, answer: str) -> int | None:
-        key = self.cache.key(self.endpoint.model, "grade", question, answer)
+        e = self.endpoint
+        key = self.cache.key(e.model, "grade", e.system, question, answer)
         if (row := self.cache.get(key)) is None:
-            raw = await self.ask(grade_messages(question, answer), GRADE_SCHEMA)
+            messages = grade_messages(e.system, question, answer)
+            raw = await self.ask(messages, GRADE_SCHEMA)
             if parse_score(raw) is None:
-                raw = await self.ask(grade_messages(question, answer), GRADE_SCHEMA)
+                raw = await self.ask(messages, GRADE_SCHEMA)
             row = {"key": key, "task": "grade", "score": parse_score(raw), "raw": raw[:2000]}
             self.cache.put(row)
         return row["score"]

@@ -5,8 +5,9 @@ id), each answer gets one degraded twin, the first of these that applies:
   wrong_tool   the answer is a tool call (exact.tool_call): the same call, same arguments, to
                update_shipping_address (update_payment_method where it was that one): a
                wrong action, and a longer reply than the intact one
-  broken_json  a search request (kind "search_params") answered with JSON: its first half,
-               which no longer parses
+  broken_json  a request of a kind whose replies are JSON by contract (a kind with an output
+               check, workloads/kinds.py) answered with JSON: its first half, which no
+               longer parses
   truncated    any other answer of at least 2 × PLANT_WORDS words: its first PLANT_WORDS words
 Answers none of these can degrade are skipped. A planted pair is baseline = the intact answer,
 candidate = its degraded twin, judged by the same Judge and Cache as the real pairs (both
@@ -27,10 +28,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from specwise.bench.client import RequestRecord
+from specwise.json_reply import extract_json
 from specwise.quality.exact import Pair, tool_call
-from specwise.workloads.commerce import check_search_params
+from specwise.quality.settings import DEFAULT_CONTROL
+from specwise.workloads.kinds import OUTPUT_CHECKS
 
-DEFAULT_CONTROL = 20  # planted pairs per temperature
 PLANT_WORDS = 4
 WRONG_TOOL, WRONG_TOOL_ELSE = "update_shipping_address", "update_payment_method"
 
@@ -62,14 +64,23 @@ def wrong_tool(record: RequestRecord) -> RequestRecord | None:
 
 
 def broken_json(record: RequestRecord, kind: str | None) -> RequestRecord | None:
-    """The first half of a search request's JSON answer (it no longer parses); None for other
-    kinds, answers that hold no JSON, or a half that still parses."""
-    if kind != "search_params" or not check_search_params(record.text)["json"]:
+    """The first half of a JSON answer to a kind with an output check (it no longer parses);
+    None for other kinds, answers that hold no JSON, or a half that still parses."""
+    if kind not in OUTPUT_CHECKS or not holds_json(record.text):
         return None
     half = record.text[: len(record.text.strip()) // 2]
-    if check_search_params(half)["json"]:
+    if holds_json(half):
         return None
     return planted(record, "broken_json", half, [])
+
+
+def holds_json(text: str) -> bool:
+    """Some JSON object can be read from the text (json_reply.extract_json)."""
+    try:
+        extract_json(text)
+    except ValueError:
+        return False
+    return True
 
 
 def truncated(record: RequestRecord, words: int = PLANT_WORDS) -> RequestRecord | None:

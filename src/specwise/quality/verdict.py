@@ -192,7 +192,7 @@ def _equivalence(
 DISTRIBUTION_NAMES = {
     "ks_length": "output lengths (KS)",
     "tool_choice": "tool choices (McNemar)",
-    "json_valid": "SearchParams validity rates (McNemar)",
+    "json_valid": "schema validity rates (McNemar)",
 }
 
 

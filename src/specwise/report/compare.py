@@ -75,7 +75,7 @@ def _cells(data: StudyData) -> dict[tuple[str, int, float], tuple[float | None, 
     for key, rows in groups.items():
         tok = [r.output_tokens_per_s for r in rows if r.output_tokens_per_s is not None]
         acc = pooled_acceptance(rows)
-        al = acc.mean_acceptance_length if acc else rows[0].acceptance_length
+        al = acc.acceptance_length if acc else rows[0].acceptance_length
         out[key] = (sum(tok) / len(tok) if tok else None, al)
     return out
 

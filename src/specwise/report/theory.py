@@ -55,7 +55,7 @@ def theory_table(data: StudyData) -> Table:
             if (r.arm, r.concurrency, r.temperature) == (g.arm, g.concurrency, g.temperature)
         ]
         acc = pooled_acceptance(cell)
-        al = acc.mean_acceptance_length if acc else None
+        al = acc.acceptance_length if acc else None
         tps = acc.tokens_per_step if acc else None
         r = None
         if tps and g.tpot is not None:

@@ -141,7 +141,7 @@ class Acceptance:
         return self.accepted / self.draft_tokens if self.draft_tokens else None
 
     @property
-    def mean_acceptance_length(self) -> float | None:
+    def acceptance_length(self) -> float | None:
         """AL = 1 + accepted / drafts (steps that drafted only)."""
         return 1 + self.accepted / self.drafts if self.drafts else None
 
@@ -168,7 +168,7 @@ class Acceptance:
     def to_dict(self) -> dict[str, object]:
         return asdict(self) | {
             "acceptance_rate": self.acceptance_rate,
-            "mean_acceptance_length": self.mean_acceptance_length,
+            "acceptance_length": self.acceptance_length,
             "per_position_rates": self.per_position_rates,
             "steps": self.steps,
             "tokens_per_step": self.tokens_per_step,

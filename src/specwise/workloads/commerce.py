@@ -22,6 +22,7 @@ from typing import Any
 import jsonschema
 
 from specwise.errors import SpecwiseError
+from specwise.json_reply import extract_json
 from specwise.workloads.commerce_answers import ANSWER_SCENARIOS
 from specwise.workloads.commerce_data import POLICY, SEARCH_SCHEMA, TOOLS
 from specwise.workloads.commerce_search import search_scenario
@@ -37,6 +38,7 @@ from specwise.workloads.commerce_world import (
 from specwise.workloads.loaders import WorkloadRequest
 
 KINDS = ("search_params", "tool_call", "answer")
+ASSISTANT = "a customer-service assistant for an online store"  # for the judge (quality)
 DEFAULT_WEIGHTS = {"search_params": 0.35, "tool_call": 0.40, "answer": 0.25}
 MAX_TOKENS = {"search_params": 160, "tool_call": 128, "answer": 256}
 SPLITS = ("all", "train", "eval")
@@ -152,22 +154,6 @@ def write_commerce(
 ) -> Path:
     """`specwise workload commerce`: generate and write the JSONL; returns its path."""
     return write_jsonl(generate(n, seed, split, weights, openai_tools), out)
-
-
-def extract_json(text: str) -> Any:
-    """The reply as JSON: the whole text, else a ```json fence, else the outermost {...}."""
-    candidates = [text.strip()]
-    if "```" in text:
-        inner = text.split("```")[1]
-        candidates.append(inner.removeprefix("json").strip())
-    if "{" in text and "}" in text:
-        candidates.append(text[text.index("{") : text.rindex("}") + 1])
-    for candidate in candidates:
-        try:
-            return json.loads(candidate)
-        except ValueError:
-            continue
-    raise ValueError("no JSON object in the reply")
 
 
 def check_search_params(text: str) -> dict[str, bool]:

@@ -38,7 +38,7 @@ class WorkloadStats:
     request_kinds: list[str] = field(default_factory=list, repr=False)
 
 
-def summarize(values: Sequence[float]) -> dict[str, float]:
+def percentiles(values: Sequence[float]) -> dict[str, float]:
     """p50 / p90 / p99 (linear interpolation), mean, min and max."""
     a = np.asarray(values, dtype=float)
     out = {f"p{q}": float(np.percentile(a, q)) for q in PERCENTILES}
@@ -103,15 +103,15 @@ def workload_stats(requests: Sequence[WorkloadRequest], tokenizer: Any) -> Workl
         idx = [i for i, k in enumerate(kinds) if k == kind]
         outs = [o for i in idx if (o := outputs[i]) is not None]
         by_kind[kind] = {
-            "prompt_tokens": summarize([len(prompts[i]) for i in idx]),
-            "output_tokens": summarize(outs) if outs else None,
+            "prompt_tokens": percentiles([len(prompts[i]) for i in idx]),
+            "output_tokens": percentiles(outs) if outs else None,
         }
     all_outs = [o for o in outputs if o is not None]
     return WorkloadStats(
         requests=len(requests),
         kinds=dict(sorted(Counter(kinds).items())),
-        prompt_tokens=summarize([len(p) for p in prompts]),
-        output_tokens=summarize(all_outs) if all_outs else None,
+        prompt_tokens=percentiles([len(p) for p in prompts]),
+        output_tokens=percentiles(all_outs) if all_outs else None,
         outputs_known=len(all_outs),
         common_prefix_tokens=all_common_prefix(prompts),
         shared_prefix_share=shared_prefix_share(prompts),
