@@ -41,7 +41,7 @@ class FakeSend:
 
 
 def run(items, send, spec, after=None):
-    return asyncio.run(generate_load(items, send, spec, after, progress=False))
+    return asyncio.run(generate_load(items, send, spec, after))
 
 
 def test_closed_loop_sends_n_requests_with_n_in_flight_cycling_the_workload():
@@ -68,9 +68,7 @@ def test_warmup_is_not_measured_and_after_warmup_runs_between_phases():
 def test_warmups_from_a_pool_never_touch_the_measured_items():
     send = FakeSend()
     spec = LoadSpec(concurrency=2, num_requests=4, warmup=3)
-    result = asyncio.run(
-        generate_load([0, 1, 2, 3], send, spec, progress=False, warmup_items=[10, 11])
-    )
+    result = asyncio.run(generate_load([0, 1, 2, 3], send, spec, warmup_items=[10, 11]))
     assert sorted(o.item for o in result.warmup) == [10, 10, 11]  # the pool, cycled
     assert sorted(o.item for o in result.measured) == [0, 1, 2, 3]
     without = run([0, 1, 2, 3], FakeSend(), spec)  # no pool: warm-ups re-send measured items

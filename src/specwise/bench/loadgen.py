@@ -23,14 +23,11 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
-
 Arrival = Literal["poisson", "constant"]
 
 
 class Outcome(Protocol):
     ok: bool
-    output_tokens: int | None
 
 
 T = TypeVar("T")
@@ -83,7 +80,7 @@ class _Phase:
         self.items, self.limit, self.keep = items, limit, keep
         self.deadline = None if spec.duration_s is None else time.monotonic() + spec.duration_s
         self.max_errors = spec.max_errors
-        self.issued = self.errors = self.tokens = 0
+        self.issued = self.errors = 0
         self.results: list[Any] = []
         self.stop_reason: str | None = None
 
@@ -102,9 +99,7 @@ class _Phase:
     def done(self, outcome: Outcome) -> None:
         if self.keep:
             self.results.append(outcome)
-        if outcome.ok:
-            self.tokens += outcome.output_tokens or 0
-        else:
+        if not outcome.ok:
             self.errors += 1
             if self.max_errors is not None and self.errors >= self.max_errors:
                 self.stop_reason = self.stop_reason or "max_errors"
@@ -166,7 +161,6 @@ async def generate_load(
     send: Send[T, R],
     spec: LoadSpec,
     after_warmup: Callable[[], Awaitable[None]] | None = None,
-    progress: bool = True,
     warmup_items: Sequence[T] | None = None,
     keep: bool = True,
 ) -> LoadResult[R]:
@@ -183,47 +177,11 @@ async def generate_load(
     if after_warmup is not None:
         await after_warmup()
     phase = _Phase(itertools.cycle(items), spec, spec.num_requests, keep)
-    ticker = asyncio.create_task(_show_progress(phase, spec)) if progress else None
     result.started_at, t0 = time.time(), time.perf_counter()
     try:
         await _drive(phase, send, spec)
     finally:
         result.seconds = time.perf_counter() - t0
-        if ticker is not None:
-            ticker.cancel()
-            await asyncio.gather(ticker, return_exceptions=True)
     result.measured = phase.results
     result.stop_reason = phase.stop_reason or "num_requests"
     return result
-
-
-async def _show_progress(phase: _Phase, spec: LoadSpec, every_s: float = 0.5) -> None:
-    """A rich progress bar (done / total, errors, output tok/s), redrawn from the event loop
-    every `every_s` seconds: no refresh thread competing with the client for the GIL."""
-    bar = Progress(
-        TextColumn("[bold]measuring"),
-        BarColumn(),
-        TaskProgressColumn(),
-        TextColumn("{task.completed}/{task.fields[total_text]} done"),
-        TextColumn("[red]{task.fields[errors]} errors"),
-        TextColumn("{task.fields[tok_s]:.1f} tok/s"),
-        TimeElapsedColumn(),
-        auto_refresh=False,
-    )
-    total = spec.num_requests
-    task = bar.add_task("measure", total=total, total_text=total or "?", errors=0, tok_s=0.0)
-    t0 = time.perf_counter()
-
-    def draw() -> None:
-        tok_s = phase.tokens / max(time.perf_counter() - t0, 1e-9)
-        done = len(phase.results)
-        bar.update(task, completed=done, errors=phase.errors, tok_s=tok_s, refresh=True)
-
-    bar.start()
-    try:
-        while True:
-            draw()
-            await asyncio.sleep(every_s)
-    finally:
-        draw()
-        bar.stop()

@@ -26,6 +26,7 @@ from typing import Any
 
 import orjson
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 import specwise
@@ -112,6 +113,59 @@ async def _snapshot(base_url: str, api_key: str | None) -> Snapshot:
     return Snapshot(spec, cache, note)
 
 
+class MeasureBar:
+    """The measured phase on the terminal (rich): done / total, errors, output tok/s, redrawn
+    from the event loop every `every_s` seconds (no refresh thread competing with the client)."""
+
+    def __init__(self, total: int | None, every_s: float = 0.5) -> None:
+        self.total, self.every_s = total, every_s
+        self.done = self.errors = self.tokens = 0
+        self.bar = Progress(
+            TextColumn("[bold]measuring"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TextColumn("{task.completed}/{task.fields[total_text]} done"),
+            TextColumn("[red]{task.fields[errors]} errors"),
+            TextColumn("{task.fields[tok_s]:.1f} tok/s"),
+            TimeElapsedColumn(),
+            auto_refresh=False,
+        )
+        self.task = self.bar.add_task(
+            "measure", total=total, total_text=total or "?", errors=0, tok_s=0.0
+        )
+        self.ticker: asyncio.Task[None] | None = None
+        self.t0 = time.perf_counter()
+
+    def add(self, record: RequestRecord) -> None:
+        self.done += 1
+        self.errors += not record.ok
+        self.tokens += (record.output_tokens or 0) if record.ok else 0
+
+    def draw(self) -> None:
+        tok_s = self.tokens / max(time.perf_counter() - self.t0, 1e-9)  # output tokens / wall s
+        self.bar.update(
+            self.task, completed=self.done, errors=self.errors, tok_s=tok_s, refresh=True
+        )
+
+    def start(self) -> None:
+        async def tick() -> None:
+            while True:
+                self.draw()
+                await asyncio.sleep(self.every_s)
+
+        self.t0 = time.perf_counter()
+        self.bar.start()
+        self.ticker = asyncio.create_task(tick())
+
+    async def stop(self) -> None:
+        if self.ticker is None:
+            return
+        self.ticker.cancel()
+        await asyncio.gather(self.ticker, return_exceptions=True)
+        self.draw()
+        self.bar.stop()
+
+
 async def measure(
     base_url: str,
     model: str,
@@ -161,6 +215,8 @@ async def measure(
             record.error_message = secrets.redact(record.error_message, api_key)
             record.extra["index"] = index
             if state["measuring"]:
+                if bar is not None:
+                    bar.add(record)
                 if on_record is not None:
                     on_record(record)
                 if tally is not None:
@@ -172,16 +228,18 @@ async def measure(
                 await asyncio.to_thread(after_warmup)
             state["before"] = await _snapshot(base_url, api_key)
             state["measuring"] = True
+            if bar is not None:
+                bar.start()
 
-        result = await generate_load(
-            requests,
-            send,
-            load,
-            between_phases,
-            progress,
-            warmup_items=warmup_requests,
-            keep=tally is None,
-        )
+        bar = MeasureBar(load.num_requests) if progress else None
+        try:
+            result = await generate_load(
+                requests, send, load, between_phases, warmup_items=warmup_requests,
+                keep=tally is None,
+            )  # fmt: skip
+        finally:
+            if bar is not None:
+                await bar.stop()
     before, after = state["before"], await _snapshot(base_url, api_key)
     n = len(result.measured) if tally is None else tally.n
     acceptance = acceptance_between(before.spec, after.spec, n)
