@@ -5,26 +5,14 @@ from __future__ import annotations
 
 import base64
 from html import escape
+from pathlib import Path
 from typing import Any
 
 from specwise.report.document import Block
 from specwise.report.plots import Plot
 from specwise.report.tables import Table, cell
 
-CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;
-max-width:1200px;padding:0 1rem;color:#1d1d1f;line-height:1.45}
-h1{font-size:1.6rem}h2{font-size:1.25rem;margin-top:2rem;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;font-size:.8rem;margin:.5rem 0;display:block;overflow-x:auto}
-th,td{border:1px solid #ddd;padding:.2rem .45rem;text-align:right;vertical-align:top;
-white-space:nowrap}
-th{background:#f4f4f6}td:first-child,th:first-child{text-align:left;white-space:nowrap}
-.s{text-align:left}td.text{white-space:pre-wrap;font-family:ui-monospace,monospace;max-width:60rem}
-.note{color:#555;font-size:.8rem}figure{margin:1rem 0}img{max-width:100%;height:auto}
-figcaption{color:#555;font-size:.8rem}ul.decision li{font-size:1.05rem;margin:.3rem 0}
-dl{display:grid;grid-template-columns:max-content auto;gap:.2rem 1rem;font-size:.8rem}
-dt{font-weight:600}dd{margin:0;font-family:ui-monospace,monospace;word-break:break-all}
-"""
+CSS = " ".join((Path(__file__).parent / "report.css").read_text().split())  # inlined, one line
 TEXT_COLUMNS = {"text", "detail"}  # long free text: wrapped, monospace
 
 
