@@ -29,24 +29,13 @@ from typing import Any
 
 from specwise.bench import metrics
 from specwise.bench.client import RequestRecord
-from specwise.config import Arm
+from specwise.config import load_arm
 from specwise.servers.launch import serve
 
 HERE = Path(__file__).resolve().parent
 PYTHON = sys.executable
 SPECWISE = str(Path(PYTHON).with_name("specwise"))
-ARM = Arm(
-    name="ngram",
-    model="smollm2",
-    extra_args=["--enforce-eager", "--per-request-spec-decode-metrics", "summary"],
-    env={"VLLM_CPU_KVCACHE_SPACE": "2"},
-    speculative_config={
-        "method": "ngram",
-        "num_speculative_tokens": 3,
-        "prompt_lookup_max": 4,
-        "prompt_lookup_min": 2,
-    },
-)
+ARM = load_arm(HERE / "arm.yaml")
 ORDERS = [
     ("A-1042", "Trail Runner 3 shoes, size 10, blue", "shipped", "Oct 12"),
     ("A-2210", "Espresso grinder, matte black", "processing", "Oct 14"),
@@ -154,7 +143,13 @@ def quiet(cmd: list[str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
 
 
-KEYS = ("output_tokens_per_s", "median_ttft_ms", "median_tpot_ms", "acceptance_rate", "acceptance_length")
+KEYS = (
+    "output_tokens_per_s",
+    "median_ttft_ms",
+    "median_tpot_ms",
+    "acceptance_rate",
+    "acceptance_length",
+)
 
 
 def pooled_median(runs: list[dict[str, Any]], key: str) -> float:

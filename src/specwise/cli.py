@@ -25,6 +25,9 @@ draft_app = typer.Typer(no_args_is_help=True, help="Train, export and evaluate E
 app.add_typer(draft_app, name="draft")
 err = Console(stderr=True)
 DEBUG = {"on": False}  # --debug: let an unexpected error show its traceback
+StudyFile = Annotated[Path, typer.Argument(help="study YAML, e.g. studies/quick.yaml")]
+StudyOut = Annotated[Path | None, typer.Option(help="results dir; default runs/<name>")]
+AcceptChanged = Annotated[bool, typer.Option(help="accept a changed study file")]
 
 
 @app.callback()
@@ -88,11 +91,7 @@ def serve(
 
 @app.command()
 @one_sentence_errors
-def run(
-    study: Annotated[Path, typer.Argument(help="study YAML, e.g. studies/quick.yaml")],
-    out: Annotated[Path | None, typer.Option(help="results dir; default runs/<name>")] = None,
-    force: Annotated[bool, typer.Option(help="accept a changed study file")] = False,
-):
+def run(study: StudyFile, out: StudyOut = None, force: AcceptChanged = False):
     """The main job: sweep the study (resuming), then print the summary."""
     from specwise.run import run_study
 
@@ -102,9 +101,9 @@ def run(
 @app.command()
 @one_sentence_errors
 def sweep(
-    study: Annotated[Path, typer.Argument(help="study YAML")],
-    out: Annotated[Path | None, typer.Option(help="results dir; default runs/<name>")] = None,
-    force: Annotated[bool, typer.Option(help="accept a changed study file")] = False,
+    study: StudyFile,
+    out: StudyOut = None,
+    force: AcceptChanged = False,
     dry_run: Annotated[bool, typer.Option(help="print the matrix and commands only")] = False,
 ):
     """Measure arms x concurrency x temperature x repeats into OUT/results.sqlite (resumes)."""

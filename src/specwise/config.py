@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from specwise.errors import SpecwiseError
+
+M = TypeVar("M", bound=BaseModel)
 
 Engine = Literal["vllm", "sglang", "external"]
 SUFFIX_MAX_TREE_DEPTH = 24  # vLLM's default suffix_decoding_max_tree_depth
@@ -86,11 +88,19 @@ def validation_message(path: Path, exc: ValidationError) -> str:
     return f"{path}: field `{field}`: {err['msg']}; fix it and run again."
 
 
-def load_arm(path: Path) -> Arm:
+def load_model(path: Path, model: type[M], fields: str, empty_ok: bool = False) -> M:
+    """A pydantic model from a YAML mapping; anything else is one sentence naming the file and
+    the `fields` it should hold. `empty_ok`: an empty file is the model's defaults."""
     data = load_yaml(path)
+    if data is None and empty_ok:
+        data = {}
     if not isinstance(data, dict):
-        raise SpecwiseError(f"{path} must hold a mapping with the arm's fields (name, engine, …).")
+        raise SpecwiseError(f"{path} must hold a mapping ({fields}).")
     try:
-        return Arm.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         raise SpecwiseError(validation_message(path, exc)) from None
+
+
+def load_arm(path: Path) -> Arm:
+    return load_model(path, Arm, "the arm's fields: name, engine, …")

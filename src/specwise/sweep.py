@@ -244,7 +244,7 @@ def run_interleaved(
     try:
         running = start_all(study, conn, out)
         for configs in cells:
-            yield from run_cell(study, configs, requests, conn, running, progress)
+            yield from run_cell(Interleaving(study, requests, conn, running, progress), configs)
     finally:
         for r in running.values():
             if r.server is not None:
@@ -252,21 +252,27 @@ def run_interleaved(
                 store.server_stopped(conn, r.server_id or 0)
 
 
-def run_cell(
-    study: Study,
-    configs: list[Configuration],
-    requests: list[WorkloadRequest],
-    conn: sqlite3.Connection,
-    running: dict[str, Running],
-    progress: SweepProgress,
-) -> Iterator[str]:
+@dataclass
+class Interleaving:
+    """What every cell of an interleaved sweep shares: the study, its requests, the store, each
+    arm's running server and the progress bars."""
+
+    study: Study
+    requests: list[WorkloadRequest]
+    conn: sqlite3.Connection
+    running: dict[str, Running]
+    progress: SweepProgress
+
+
+def run_cell(s: Interleaving, configs: list[Configuration]) -> Iterator[str]:
     """The looks of one cell (just look 0 unless adaptive); yields each measured status."""
+    study, conn, progress = s.study, s.conn, s.progress
     progress.start_arm(configs[0].label, configs, "cell")
     active, look, turns = list(configs), 0, 0
     while active:
         done = store.done_keys(conn)
         todo = [c for c in active if c.key not in done]
-        turns += yield from run_look(study, todo, requests, conn, running, progress, turns)
+        turns += yield from run_look(s, todo, turns)
         if not study.adaptive_sampling:
             return
         look += 1
@@ -291,20 +297,13 @@ class Turns:
         return sum(len(p.records) for p in self.parts)
 
 
-def run_look(
-    study: Study,
-    configs: list[Configuration],
-    requests: list[WorkloadRequest],
-    conn: sqlite3.Connection,
-    running: dict[str, Running],
-    progress: SweepProgress,
-    flip: int,
-) -> Generator[str, None, int]:
+def run_look(s: Interleaving, configs: list[Configuration], flip: int) -> Generator[str, None, int]:
     """One look of a cell on the arms still sampling: each arm's requests in blocks of
     `study.block_for(c)`, the arms taking turns block by block in ABBA order (reversed every
     other block, `flip` blocks into the cell), so the machine's drift falls on every arm
     alike, each turn after `study.turn_pause_s` of quiet; each configuration is stored once
     its last block is in. Returns the blocks run."""
+    study, requests, running, progress = s.study, s.requests, s.running, s.progress
     if not configs:
         return 0
     size = study.block_for(configs[0].concurrency)
@@ -323,7 +322,7 @@ def run_look(
                 time.sleep(study.turn_pause_s)  # the last turn's server goes quiet first
                 take_turn(study, t, b, r, progress, warmup)
     for t in all_turns:
-        yield finish(study, t, running[t.config.arm.name], conn, progress)
+        yield finish(study, t, running[t.config.arm.name], s.conn, progress)
     return count
 
 

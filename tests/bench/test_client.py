@@ -95,24 +95,18 @@ def test_connection_reset():
     assert not r.ok and r.error_kind == "connection"
 
 
-def test_malformed_sse():
-    r, _ = send("malformed")
-    assert not r.ok and r.error_kind == "malformed_sse"
-
-
-def test_stream_without_done_is_malformed():
-    r, _ = send("nodone")
-    assert not r.ok and r.error_kind == "malformed_sse" and "[DONE]" in r.error_message
-
-
-def test_empty_output():
-    r, _ = send("empty")
-    assert not r.ok and r.error_kind == "empty_output"
-
-
-def test_error_event_in_stream():
-    r, _ = send("error_event")
-    assert not r.ok and r.error_kind == "server_error" and "engine died" in r.error_message
+@pytest.mark.parametrize(
+    ("mode", "kind", "message"),
+    [
+        ("malformed", "malformed_sse", ""),
+        ("nodone", "malformed_sse", "[DONE]"),  # a stream without [DONE] is malformed
+        ("empty", "empty_output", ""),
+        ("error_event", "server_error", "engine died"),
+    ],
+)
+def test_broken_streams_fail_with_their_kind(mode, kind, message):
+    r, _ = send(mode)
+    assert not r.ok and r.error_kind == kind and message in (r.error_message or "")
 
 
 def test_connection_refused():

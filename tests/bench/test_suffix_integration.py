@@ -14,7 +14,7 @@ from specwise.workloads.loaders import WorkloadRequest
 
 pytestmark = pytest.mark.integration
 
-SUFFIX = Arm(
+ARM = Arm(
     name="suffix",
     model="smollm2",
     extra_args=["--enforce-eager", "--dtype", "float32"],
@@ -22,14 +22,6 @@ SUFFIX = Arm(
     speculative_config={"method": "suffix", "num_speculative_tokens": 24},
 )
 QUESTION = [{"role": "user", "content": "List the days of the week, one per line."}]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    from specwise.servers.launch import serve
-
-    with serve(SUFFIX, tmp_path_factory.mktemp("logs")) as s:
-        yield s
 
 
 def test_suffix_drafts_an_answer_it_has_seen_and_its_counters_add_up(server):

@@ -13,7 +13,7 @@ from specwise.workloads.loaders import WorkloadRequest
 
 pytestmark = pytest.mark.integration
 
-NGRAM = Arm(
+ARM = Arm(
     name="ngram",
     model="smollm2",
     extra_args=["--enforce-eager", "--per-request-spec-decode-metrics", "summary"],
@@ -34,14 +34,6 @@ REQUESTS = [
     )
     for i in range(4)
 ]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    from specwise.servers.launch import serve
-
-    with serve(NGRAM, tmp_path_factory.mktemp("logs")) as s:
-        yield s
 
 
 def test_chat_records_and_run_acceptance_agree_with_the_server(server):

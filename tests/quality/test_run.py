@@ -47,12 +47,17 @@ def test_judge_bench_dirs(tmp_path):
     assert (cand / "judgments.jsonl").exists()
 
 
-def test_bench_aa_control_dir_still_pairs_by_request_id(tmp_path):
-    requests = generate(3, 1)
+def same_answers(tmp_path, n: int):
+    """A workload of n requests and two bench dirs (base, cand) with the same answers."""
+    requests = generate(n, 1)
     workload = write_jsonl(requests, tmp_path / "w.jsonl")
     texts = {r.id: f"answer {r.id}" for r in requests}
     base = write_dir(tmp_path / "base", workload, texts)
-    cand = write_dir(tmp_path / "cand", workload, texts)
+    return workload, texts, base, write_dir(tmp_path / "cand", workload, texts)
+
+
+def test_bench_aa_control_dir_still_pairs_by_request_id(tmp_path):
+    workload, texts, base, cand = same_answers(tmp_path, 3)
     control = write_dir(tmp_path / "again", workload, texts)
     settings = JudgeSettings(llm_judge=False)
     options = JudgeOptions(source=cand, baseline=base, control=control, settings=settings)
@@ -79,11 +84,7 @@ def test_cli_checks_only(tmp_path):
 
     from specwise.cli import app
 
-    requests = generate(2, 1)
-    workload = write_jsonl(requests, tmp_path / "w.jsonl")
-    texts = {r.id: f"answer {r.id}" for r in requests}
-    base = write_dir(tmp_path / "base", workload, texts)
-    cand = write_dir(tmp_path / "cand", workload, texts)
+    _, _, base, cand = same_answers(tmp_path, 2)
     result = CliRunner().invoke(app, ["judge", str(cand), "--baseline", str(base), "--no-llm"])
     assert result.exit_code == 0, result.output
     assert json.loads((cand / "quality.json").read_text())[0]["verdict"] == "equivalent"

@@ -6,10 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from specwise.config import load_yaml, validation_message
-from specwise.errors import SpecwiseError
+from specwise.config import load_model
 
 
 class _Strict(BaseModel):
@@ -100,12 +99,4 @@ class BuildConfig(_Strict):
 
 
 def load_build_config(path: Path) -> BuildConfig:
-    data = load_yaml(path)
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise SpecwiseError(f"{path} must hold a mapping (target, data, train, export, …).")
-    try:
-        return BuildConfig.model_validate(data)
-    except ValidationError as exc:
-        raise SpecwiseError(validation_message(path, exc)) from None
+    return load_model(path, BuildConfig, "target, data, train, export, …", empty_ok=True)
