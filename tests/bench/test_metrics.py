@@ -47,8 +47,8 @@ def test_per_request_formulas():
 def test_run_formulas():
     span = 104.5 - 100.0  # last end (F: 100.5 + 4.0) − first start (A)
     assert metrics.span_s(RUN) == pytest.approx(span)
-    assert metrics.output_throughput(RUN) == pytest.approx(16 / span)
-    assert metrics.request_throughput(RUN) == pytest.approx(2 / span)
+    assert metrics.output_tokens_per_s(RUN) == pytest.approx(16 / span)
+    assert metrics.requests_per_s(RUN) == pytest.approx(2 / span)
     assert metrics.goodput(RUN, ttft_s=0.6, tpot_s=None) == pytest.approx(1 / span)  # A only
     assert metrics.goodput(RUN, ttft_s=None, tpot_s=0.21) == pytest.approx(1 / span)  # A only
     assert metrics.goodput(RUN, ttft_s=2, tpot_s=1) == pytest.approx(2 / span)

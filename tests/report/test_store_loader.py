@@ -83,7 +83,7 @@ def test_load_results(tmp_path):
         next(r for r in data.done if r.arm == "eagle3-k3" and r.concurrency == 4).slo_fraction == 0
     )
     assert k3.output_tokens_per_s == pytest.approx(
-        metrics.output_throughput(records(8, 0.015, True))
+        metrics.output_tokens_per_s(records(8, 0.015, True))
     )
     assert json.loads(data.conditions["concurrency"]) == [1, 4]
     assert data.conditions["command · eagle3-k3"] == "vllm serve <b>m</b>"

@@ -84,13 +84,15 @@ def span_s(records: Sequence[RequestRecord]) -> float:
     return max(r.ended_at for r in records) - min(r.started_at for r in records)
 
 
-def output_throughput(records: Sequence[RequestRecord], span: float | None = None) -> float | None:
+def output_tokens_per_s(
+    records: Sequence[RequestRecord], span: float | None = None
+) -> float | None:
     """Output tok/s = Σ output_tokens (successful requests) / span."""
     span = span_s(records) if span is None else span
     return sum(r.output_tokens or 0 for r in records if r.ok) / span if span > 0 else None
 
 
-def request_throughput(records: Sequence[RequestRecord], span: float | None = None) -> float | None:
+def requests_per_s(records: Sequence[RequestRecord], span: float | None = None) -> float | None:
     """Request/s = successful requests / span."""
     span = span_s(records) if span is None else span
     return sum(r.ok for r in records) / span if span > 0 else None
@@ -174,8 +176,8 @@ def summarize(
         "duration_s": span,
         "output_tokens": sum(r.output_tokens or 0 for r in ok),
         "prompt_tokens": sum(r.prompt_tokens or 0 for r in ok),
-        "output_tokens_per_s": output_throughput(records, span),
-        "requests_per_s": request_throughput(records, span),
+        "output_tokens_per_s": output_tokens_per_s(records, span),
+        "requests_per_s": requests_per_s(records, span),
         "goodput_requests_per_s": goodput(records, slo_ttft_s, slo_tpot_s, span)
         if slo_ttft_s is not None or slo_tpot_s is not None
         else None,
