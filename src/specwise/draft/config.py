@@ -35,7 +35,7 @@ class DataOptions(_Strict):
     max_context: int = Field(default=512, ge=16)  # tokens kept before each answer (see data.py)
     # train also on each train row's own prompt part (after the prefix all rows share): the target's
     # logits there are distillation targets too, at no extra cost per window. On commerce traffic
-    # the head drafted worse (benchmarks/draft/RESULTS.md, "Loss on each row's own prompt part")
+    # the head drafted worse (docs/findings/2026-11-27-domain-eagle3-heads.md)
     prompt_loss: bool = False
     max_new_tokens: int | None = Field(default=None, ge=1)  # caps each request's max_tokens
     batch_size: int = Field(default=8, ge=1)  # sequences per hidden-state forward pass
