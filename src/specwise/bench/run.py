@@ -118,7 +118,7 @@ class MeasureBar:
     from the event loop every `every_s` seconds (no refresh thread competing with the client)."""
 
     def __init__(self, total: int | None, every_s: float = 0.5) -> None:
-        self.total, self.every_s = total, every_s
+        self.every_s = every_s
         self.done = self.errors = self.tokens = 0
         self.bar = Progress(
             TextColumn("[bold]measuring"),

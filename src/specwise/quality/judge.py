@@ -35,9 +35,8 @@ from specwise.json_reply import extract_json
 from specwise.quality.exact import Pair, normalise
 
 PROMPT_VERSION = "pairwise-v1"
-GENERIC_ASSISTANT = (
-    "an AI assistant"  # JudgeSettings.assistant when neither study nor workload names one
-)
+# JudgeSettings.assistant when neither the study nor its workload names one
+GENERIC_ASSISTANT = "an AI assistant"
 SYSTEM = (
     "You are an impartial judge of {assistant}. Compare "
     "two replies to the same conversation for correctness, following the instructions in the "

@@ -14,7 +14,7 @@ import copy
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
@@ -22,6 +22,9 @@ from specwise.bench.client import RequestRecord
 from specwise.errors import ServerFault, SpecwiseError
 from specwise.quality import exact
 from specwise.workloads.loaders import load_jsonl
+
+if TYPE_CHECKING:
+    from specwise.study import Study
 
 
 @dataclass
@@ -99,12 +102,13 @@ def pairs_from_store(out: Path, baseline_arm: str | None = None) -> list[Group]:
     the same temperature, concurrency, repeat and look (the same configuration: same requests,
     same seed), by request id. No A/A control: two baseline runs share no request (module doc)."""
     from specwise import store
-    from specwise.study import Study
     from specwise.study_requests import workload_by_id
 
+    study = stored_study(out)
+    if study is None:
+        raise SpecwiseError(f"{out} holds no study yet; run the sweep first.")
     conn = store.open_existing(out)
     try:
-        study = Study.model_validate(json.loads(store.stored_study(conn)["spec"]))
         base_name = baseline_arm or study.baseline or study.arms[0].name
         done = [r for r in store.runs(conn) if r["status"] == "done"]
         n = max((r["requests"] or 0 for r in done), default=0)
@@ -137,8 +141,8 @@ def pairs_from_store(out: Path, baseline_arm: str | None = None) -> list[Group]:
     return list(groups.values())
 
 
-def stored_study(source: Path) -> Any:
-    """The study stored in a sweep's directory (a `Study`), or None for a bench directory."""
+def stored_study(source: Path) -> Study | None:
+    """The study stored in a sweep's directory, or None (a bench directory, an empty store)."""
     from specwise import store
     from specwise.study import Study
 

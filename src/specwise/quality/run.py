@@ -74,7 +74,9 @@ def settings_for(options: JudgeOptions) -> JudgeSettings:
         return JudgeSettings.model_validate(base.model_dump() | options.changes)
     except ValidationError as exc:
         err = exc.errors()[0]
-        name = "--" + str(err["loc"][0]).replace("_", "-") if err["loc"] else "an option"
+        field = str(err["loc"][0]) if err["loc"] else ""
+        flag = {v: k for k, v in SETTING_FLAGS.items()}.get(field, field)  # the option's name
+        name = "--" + flag.replace("_", "-") if flag else "an option"
         why = err["msg"].removeprefix("Value error, ")
         raise SpecwiseError(f"{name}: {why}; fix it and run again.") from None
 
